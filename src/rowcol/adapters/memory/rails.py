@@ -1,0 +1,201 @@
+"""In-memory rails: what a test sets up is what the services read and pay through."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from rowcol.core.domain.ids import BusinessId
+from rowcol.core.domain.notifications import EmailMessage
+from rowcol.core.domain.records import (
+    Balance,
+    BankAccount,
+    BankTransaction,
+    Bill,
+    Customer,
+    Invoice,
+    Payout,
+    Vendor,
+)
+from rowcol.ports.ar_source import ARSource
+from rowcol.ports.bank_verifier import BankVerifier, TransactionPage
+from rowcol.ports.clock import Clock
+from rowcol.ports.errors import OutcomeUnknown, Rejected, Unavailable
+from rowcol.ports.ledger import Ledger
+from rowcol.ports.notifier import Notifier
+from rowcol.ports.payment_rail import (
+    PaymentRail,
+    PaymentRequest,
+    RailPayment,
+    RailPaymentStatus,
+)
+
+
+@dataclass
+class LedgerBooks:
+    vendors: list[Vendor] = field(default_factory=list)
+    customers: list[Customer] = field(default_factory=list)
+    bills: list[Bill] = field(default_factory=list)
+    invoices: list[Invoice] = field(default_factory=list)
+    bank_accounts: list[BankAccount] = field(default_factory=list)
+    changed_at: dict[str, datetime] = field(default_factory=dict)
+
+
+class MemoryLedger(Ledger):
+    def __init__(self) -> None:
+        self.books: dict[str, LedgerBooks] = defaultdict(LedgerBooks)
+        self.unavailable = False
+
+    def _books(self, business_id: BusinessId) -> LedgerBooks:
+        if self.unavailable:
+            raise Unavailable("ledger is down")
+        return self.books[business_id]
+
+    async def list_vendors(self, business_id: BusinessId) -> Sequence[Vendor]:
+        return list(self._books(business_id).vendors)
+
+    async def list_customers(self, business_id: BusinessId) -> Sequence[Customer]:
+        return list(self._books(business_id).customers)
+
+    async def list_bills(
+        self, business_id: BusinessId, *, changed_since: datetime | None = None
+    ) -> Sequence[Bill]:
+        books = self._books(business_id)
+        return [b for b in books.bills if _changed(books, b.bill_id, changed_since)]
+
+    async def list_invoices(
+        self, business_id: BusinessId, *, changed_since: datetime | None = None
+    ) -> Sequence[Invoice]:
+        books = self._books(business_id)
+        return [i for i in books.invoices if _changed(books, i.invoice_id, changed_since)]
+
+    async def list_bank_accounts(self, business_id: BusinessId) -> Sequence[BankAccount]:
+        return list(self._books(business_id).bank_accounts)
+
+
+def _changed(books: LedgerBooks, record_id: str, since: datetime | None) -> bool:
+    if since is None:
+        return True
+    at = books.changed_at.get(record_id)
+    return at is None or at > since
+
+
+class MemoryPaymentRail(PaymentRail):
+    """Keyed by RowCol's reference, as Ramp's copy of a bill is; set `lose_next_answer`
+    to make the next submission take effect but answer OutcomeUnknown."""
+
+    def __init__(self) -> None:
+        self.payments: dict[tuple[str, str], RailPayment] = {}
+        self.requests: list[PaymentRequest] = []
+        self.lose_next_answer = False
+        self.unavailable = False
+        self.reject_references: set[str] = set()
+        self._ids = itertools.count(1)
+
+    async def submit_payment(self, request: PaymentRequest) -> RailPayment:
+        if self.unavailable:
+            raise Unavailable("payment rail is down")
+        if request.reference in self.reject_references:
+            raise Rejected(f"payment {request.reference} refused")
+        key = (request.business_id, request.reference)
+        if key in self.payments:
+            raise Rejected(f"a payment with reference {request.reference} already exists")
+        payment = RailPayment(
+            reference=request.reference,
+            rail_payment_id=f"rp-{next(self._ids)}",
+            amount=request.amount,
+            status=RailPaymentStatus.SCHEDULED,
+        )
+        self.payments[key] = payment
+        self.requests.append(request)
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise OutcomeUnknown("the answer was lost")
+        return payment
+
+    async def find_payment(self, business_id: BusinessId, reference: str) -> RailPayment | None:
+        if self.unavailable:
+            raise Unavailable("payment rail is down")
+        return self.payments.get((business_id, reference))
+
+    async def payment_status(self, business_id: BusinessId, rail_payment_id: str) -> RailPayment:
+        if self.unavailable:
+            raise Unavailable("payment rail is down")
+        for (biz, _), payment in self.payments.items():
+            if biz == business_id and payment.rail_payment_id == rail_payment_id:
+                return payment
+        raise Rejected(f"no payment {rail_payment_id}")
+
+    def settle(self, business_id: BusinessId, reference: str, status: RailPaymentStatus) -> None:
+        key = (business_id, reference)
+        self.payments[key] = replace(self.payments[key], status=status)
+
+
+class MemoryBankVerifier(BankVerifier):
+    """Transactions are served in pages of `page_size`; the cursor is an offset."""
+
+    def __init__(self, clock: Clock, page_size: int = 100) -> None:
+        self._clock = clock
+        self.page_size = page_size
+        self.accounts: dict[str, list[BankAccount]] = defaultdict(list)
+        self.balances: dict[str, list[Balance]] = defaultdict(list)
+        self.transactions: dict[str, list[BankTransaction]] = defaultdict(list)
+        self.unavailable = False
+
+    def _check(self) -> None:
+        if self.unavailable:
+            raise Unavailable("bank connection needs attention")
+
+    async def list_accounts(self, business_id: BusinessId) -> Sequence[BankAccount]:
+        self._check()
+        return list(self.accounts[business_id])
+
+    async def get_balances(self, business_id: BusinessId) -> Sequence[Balance]:
+        self._check()
+        now = self._clock.now()
+        return [replace(b, as_of=now) for b in self.balances[business_id]]
+
+    async def sync_transactions(
+        self, business_id: BusinessId, cursor: str | None
+    ) -> TransactionPage:
+        self._check()
+        start = int(cursor) if cursor else 0
+        rows = self.transactions[business_id]
+        page = rows[start : start + self.page_size]
+        end = start + len(page)
+        return TransactionPage(
+            added=page, modified=(), removed=(), next_cursor=str(end), has_more=end < len(rows)
+        )
+
+
+class MemoryARSource(ARSource):
+    def __init__(self) -> None:
+        self.customers: dict[str, list[Customer]] = defaultdict(list)
+        self.invoices: dict[str, list[Invoice]] = defaultdict(list)
+        self.payouts: dict[str, list[Payout]] = defaultdict(list)
+
+    async def list_customers(self, business_id: BusinessId) -> Sequence[Customer]:
+        return list(self.customers[business_id])
+
+    async def list_invoices(self, business_id: BusinessId) -> Sequence[Invoice]:
+        return list(self.invoices[business_id])
+
+    async def list_payouts(self, business_id: BusinessId) -> Sequence[Payout]:
+        return list(self.payouts[business_id])
+
+
+class MemoryNotifier(Notifier):
+    """Records what it was asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.unavailable = False
+
+    async def send(self, message: EmailMessage) -> str:
+        if self.unavailable:
+            raise Unavailable("mail service is down")
+        self.sent.append(message)
+        return f"msg-{len(self.sent)}"

@@ -1,0 +1,319 @@
+"""In-memory repositories and unit of work, faithful enough to run the whole app.
+
+A unit of work takes the store's lock for its whole life (so units are serializable,
+like the database's), works on a copy, and publishes the copy only on commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+from rowcol.core.domain.audit import GENESIS_HASH, AuditEntry, AuditEvent, chain
+from rowcol.core.domain.errors import Conflict
+from rowcol.core.domain.ids import AdvisorId, BankAccountId, BusinessId, FirmId, UserId
+from rowcol.core.domain.records import (
+    Balance,
+    BankAccount,
+    BankTransaction,
+    Bill,
+    Customer,
+    Invoice,
+    Vendor,
+)
+from rowcol.core.domain.reserves import Reserve
+from rowcol.core.domain.tenancy import Advisor, Business, Client, Firm, StaffUser
+from rowcol.ports.repository import (
+    AdvisorRepository,
+    AuditLog,
+    BalanceRepository,
+    BusinessRepository,
+    ClientRepository,
+    FirmRepository,
+    RecordRepository,
+    UnitOfWork,
+    UserRepository,
+)
+
+R = TypeVar("R")
+
+
+@dataclass
+class MemoryState:
+    firms: dict[str, Firm] = field(default_factory=dict)
+    advisors: dict[str, Advisor] = field(default_factory=dict)
+    users: dict[str, StaffUser] = field(default_factory=dict)
+    businesses: dict[str, Business] = field(default_factory=dict)
+    clients: dict[tuple[str, str], Client] = field(default_factory=dict)
+    records: dict[str, dict[tuple[str, str], Any]] = field(default_factory=dict)
+    balances: dict[tuple[str, str, datetime], Balance] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
+
+    def copy(self) -> MemoryState:
+        """Records are frozen, so copying the containers isolates a unit of work."""
+        return MemoryState(
+            firms=dict(self.firms),
+            advisors=dict(self.advisors),
+            users=dict(self.users),
+            businesses=dict(self.businesses),
+            clients=dict(self.clients),
+            records={kind: dict(rows) for kind, rows in self.records.items()},
+            balances=dict(self.balances),
+            audit=list(self.audit),
+        )
+
+
+class MemoryStore:
+    """What the fakes persist to; shared by every unit of work made from it."""
+
+    def __init__(self) -> None:
+        self.state = MemoryState()
+        self.lock = asyncio.Lock()
+
+
+class MemoryFirms(FirmRepository):
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, firm: Firm) -> None:
+        if firm.firm_id in self._s.firms:
+            raise Conflict(f"firm {firm.firm_id} already exists")
+        self._s.firms[firm.firm_id] = firm
+
+    async def get(self, firm_id: FirmId) -> Firm | None:
+        return self._s.firms.get(firm_id)
+
+
+class MemoryAdvisors(AdvisorRepository):
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, advisor: Advisor) -> None:
+        if advisor.advisor_id in self._s.advisors:
+            raise Conflict(f"advisor {advisor.advisor_id} already exists")
+        if await self.get_by_email(advisor.email) is not None:
+            raise Conflict(f"an advisor with email {advisor.email} already exists")
+        self._s.advisors[advisor.advisor_id] = advisor
+
+    async def get(self, advisor_id: AdvisorId) -> Advisor | None:
+        return self._s.advisors.get(advisor_id)
+
+    async def get_by_email(self, email: str) -> Advisor | None:
+        return next((a for a in self._s.advisors.values() if a.email == email.lower()), None)
+
+    async def update(self, advisor: Advisor) -> None:
+        other = await self.get_by_email(advisor.email)
+        if other is not None and other.advisor_id != advisor.advisor_id:
+            raise Conflict(f"an advisor with email {advisor.email} already exists")
+        self._s.advisors[advisor.advisor_id] = advisor
+
+    async def list(self, firm_id: FirmId | None = None) -> Sequence[Advisor]:
+        found = (a for a in self._s.advisors.values() if firm_id is None or a.firm_id == firm_id)
+        return sorted(found, key=lambda a: a.advisor_id)
+
+
+class MemoryUsers(UserRepository):
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, user: StaffUser) -> None:
+        if user.user_id in self._s.users:
+            raise Conflict(f"user {user.user_id} already exists")
+        if any(u.email == user.email for u in self._s.users.values()):
+            raise Conflict(f"a user with email {user.email} already exists")
+        self._s.users[user.user_id] = user
+
+    async def get(self, user_id: UserId) -> StaffUser | None:
+        return self._s.users.get(user_id)
+
+    async def list_for_advisor(self, advisor_id: AdvisorId) -> Sequence[StaffUser]:
+        found = (u for u in self._s.users.values() if u.advisor_id == advisor_id)
+        return sorted(found, key=lambda u: u.user_id)
+
+
+class MemoryBusinesses(BusinessRepository):
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, business: Business) -> None:
+        if business.business_id in self._s.businesses:
+            raise Conflict(f"business {business.business_id} already exists")
+        self._s.businesses[business.business_id] = business
+
+    async def get(self, business_id: BusinessId) -> Business | None:
+        return self._s.businesses.get(business_id)
+
+
+class MemoryClients(ClientRepository):
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, client: Client) -> None:
+        key = (client.advisor_id, client.business_id)
+        if key in self._s.clients:
+            raise Conflict(f"advisor {client.advisor_id} already holds {client.business_id}")
+        if client.business_id not in self._s.businesses:
+            raise Conflict(f"business {client.business_id} does not exist")
+        if client.advisor_id not in self._s.advisors:
+            raise Conflict(f"advisor {client.advisor_id} does not exist")
+        self._s.clients[key] = client
+
+    async def get(self, advisor_id: AdvisorId, business_id: BusinessId) -> Client | None:
+        return self._s.clients.get((advisor_id, business_id))
+
+    async def list_for_advisor(self, advisor_id: AdvisorId) -> Sequence[tuple[Client, Business]]:
+        pairs = [
+            (c, self._s.businesses[c.business_id])
+            for (a, _), c in self._s.clients.items()
+            if a == advisor_id
+        ]
+        return sorted(pairs, key=lambda p: (p[1].name, p[1].business_id))
+
+    async def remove(self, advisor_id: AdvisorId, business_id: BusinessId) -> bool:
+        return self._s.clients.pop((advisor_id, business_id), None) is not None
+
+
+class MemoryRecords(RecordRepository[R], Generic[R]):
+    def __init__(self, state: MemoryState, kind: str, key: Callable[[R], str]) -> None:
+        self._rows = state.records.setdefault(kind, {})
+        self._key = key
+
+    async def upsert(self, records: Sequence[R]) -> None:
+        for record in records:
+            business_id: str = getattr(record, "business_id")  # noqa: B009
+            self._rows[(business_id, self._key(record))] = record
+
+    async def get(self, business_id: BusinessId, record_id: str) -> R | None:
+        found: R | None = self._rows.get((business_id, record_id))
+        return found
+
+    async def list(self, business_id: BusinessId) -> Sequence[R]:
+        return [r for (b, _), r in sorted(self._rows.items()) if b == business_id]
+
+    async def count(self, business_id: BusinessId) -> int:
+        return sum(1 for (b, _) in self._rows if b == business_id)
+
+    async def delete(self, business_id: BusinessId, record_ids: Sequence[str]) -> int:
+        return sum(self._rows.pop((business_id, i), None) is not None for i in set(record_ids))
+
+
+class MemoryBalances(BalanceRepository):
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, balances: Sequence[Balance]) -> None:
+        for b in balances:
+            self._s.balances[(b.business_id, b.account_id, b.as_of)] = b
+
+    async def latest(self, business_id: BusinessId) -> Sequence[Balance]:
+        newest: dict[str, Balance] = {}
+        for (biz, account, _), b in self._s.balances.items():
+            if biz == business_id and (account not in newest or b.as_of > newest[account].as_of):
+                newest[account] = b
+        return [newest[k] for k in sorted(newest)]
+
+    async def history(
+        self, business_id: BusinessId, account_id: BankAccountId, *, since: datetime | None = None
+    ) -> Sequence[Balance]:
+        found = [
+            b
+            for (biz, account, at), b in self._s.balances.items()
+            if biz == business_id and account == account_id and (since is None or at >= since)
+        ]
+        return sorted(found, key=lambda b: b.as_of)
+
+
+class MemoryAuditLog(AuditLog):
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def append(self, entry: AuditEntry, at: datetime) -> AuditEvent:
+        prev = self._s.audit[-1].hash if self._s.audit else GENESIS_HASH
+        event = chain(entry, seq=len(self._s.audit) + 1, at=at, prev_hash=prev)
+        self._s.audit.append(event)
+        return event
+
+    async def events(
+        self, *, advisor_id: AdvisorId | None = None, after_seq: int = 0, limit: int | None = None
+    ) -> Sequence[AuditEvent]:
+        found = [
+            e
+            for e in self._s.audit
+            if e.seq > after_seq and (advisor_id is None or e.advisor_id == advisor_id)
+        ]
+        return found if limit is None else found[:limit]
+
+    async def head_count(self) -> int:
+        return len(self._s.audit)
+
+
+def _record_key(attr: str) -> Callable[[Any], str]:
+    return lambda record: str(getattr(record, attr))
+
+
+class MemoryUnitOfWork(UnitOfWork):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.committed = False
+
+    def _bind(self, state: MemoryState) -> None:
+        self._work = state
+        self.firms = MemoryFirms(state)
+        self.advisors = MemoryAdvisors(state)
+        self.users = MemoryUsers(state)
+        self.businesses = MemoryBusinesses(state)
+        self.clients = MemoryClients(state)
+        self.vendors: RecordRepository[Vendor] = MemoryRecords(
+            state, "vendors", _record_key("vendor_id")
+        )
+        self.customers: RecordRepository[Customer] = MemoryRecords(
+            state, "customers", _record_key("customer_id")
+        )
+        self.bills: RecordRepository[Bill] = MemoryRecords(state, "bills", _record_key("bill_id"))
+        self.invoices: RecordRepository[Invoice] = MemoryRecords(
+            state, "invoices", _record_key("invoice_id")
+        )
+        self.bank_accounts: RecordRepository[BankAccount] = MemoryRecords(
+            state, "bank_accounts", _record_key("account_id")
+        )
+        self.bank_transactions: RecordRepository[BankTransaction] = MemoryRecords(
+            state, "bank_transactions", _record_key("transaction_id")
+        )
+        self.reserves: RecordRepository[Reserve] = MemoryRecords(
+            state, "reserves", _record_key("reserve_id")
+        )
+        self.balances = MemoryBalances(state)
+        self.audit = MemoryAuditLog(state)
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        self._bind(self._store.state.copy())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._store.lock.release()
+
+    async def commit(self) -> None:
+        self._store.state = self._work
+        self._bind(self._work.copy())
+        self.committed = True
+
+    async def rollback(self) -> None:
+        self._bind(self._store.state.copy())
+
+
+class MemoryUnitOfWorkFactory:
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store or MemoryStore()
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.store)

@@ -1,0 +1,185 @@
+"""The composition root: settings are read here once, and only here are adapters chosen.
+
+`Settings.from_env()` reads the environment; `build(settings)` wires the container and
+returns the services entrypoints use. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from dependency_injector import containers, providers
+
+from rowcol.adapters.auth.jwt_tokens import JwtTokenCodec
+from rowcol.adapters.clock import SystemClock
+from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
+from rowcol.core.services.advisors import AdvisorService
+from rowcol.core.services.audit import AuditService
+from rowcol.core.services.client_records import ClientRecordsService
+from rowcol.core.services.clients import ClientService
+from rowcol.core.services.features import FeatureService
+from rowcol.ports.clock import Clock
+from rowcol.ports.repository import UnitOfWorkFactory
+from rowcol.ports.tokens import TokenCodec
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("rowcol", appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    jwt_keys: Mapping[str, str] = field(default_factory=dict)
+    jwt_active_kid: str | None = None
+    token_ttl: timedelta = timedelta(hours=12)
+    storage: str = "sql"
+    """`sql` for the configured database; `memory` runs everything in process (tests)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("ROWCOL_DATA_DIR") or default_data_dir())
+        url = env.get("ROWCOL_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'rowcol.db'}"
+        keys = _parse_keys(env.get("ROWCOL_JWT_KEYS", ""))
+        ttl_text = env.get("ROWCOL_TOKEN_TTL_MINUTES", "720")
+        try:
+            ttl = timedelta(minutes=int(ttl_text))
+        except ValueError:
+            raise SettingsError(
+                f"ROWCOL_TOKEN_TTL_MINUTES must be a number, got {ttl_text!r}"
+            ) from None
+        return cls(
+            database_url=url,
+            data_dir=data_dir,
+            jwt_keys=keys,
+            jwt_active_kid=env.get("ROWCOL_JWT_ACTIVE_KID") or (next(iter(keys)) if keys else None),
+            token_ttl=ttl,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _parse_keys(text: str) -> dict[str, str]:
+    """`kid:secret,kid2:secret2` — the first is the active key unless one is named."""
+    keys: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kid, sep, secret = part.partition(":")
+        if not sep or not kid or not secret:
+            raise SettingsError("ROWCOL_JWT_KEYS must look like 'kid:secret[,kid2:secret2]'")
+        keys[kid] = secret
+    return keys
+
+
+def signing_keys(settings: Settings) -> tuple[dict[str, str], str]:
+    """Configured keys, or for the embedded default a key kept in the data directory."""
+    if settings.jwt_keys:
+        assert settings.jwt_active_kid is not None
+        return dict(settings.jwt_keys), settings.jwt_active_kid
+    path = settings.data_dir / "signing-keys.json"
+    if path.exists():
+        stored: dict[str, Any] = json.loads(path.read_text())
+        return dict(stored["keys"]), str(stored["active"])
+    kid = f"k-{secrets.token_hex(4)}"
+    keys = {kid: secrets.token_urlsafe(48)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"active": kid, "keys": keys}, handle)
+    return keys, kid
+
+
+def _sql_uow_factory(url: str) -> UnitOfWorkFactory:
+    from rowcol.adapters.sql.engine import make_engine
+    from rowcol.adapters.sql.repository import SqlUnitOfWorkFactory
+
+    return SqlUnitOfWorkFactory(make_engine(url))
+
+
+def _token_codec(settings: Settings, clock: Clock) -> TokenCodec:
+    keys, active = signing_keys(settings)
+    return JwtTokenCodec(keys, active, clock)
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    clock = providers.Singleton(SystemClock)
+    uow_factory = providers.Selector(
+        providers.Callable(lambda s: s.storage, settings),
+        sql=providers.Singleton(
+            _sql_uow_factory, providers.Callable(lambda s: s.database_url, settings)
+        ),
+        memory=providers.Singleton(MemoryUnitOfWorkFactory),
+    )
+    tokens = providers.Singleton(_token_codec, settings, clock)
+    advisors = providers.Singleton(AdvisorService, uow_factory, clock)
+    clients = providers.Singleton(ClientService, uow_factory, clock)
+    features = providers.Singleton(FeatureService, uow_factory)
+    audit = providers.Singleton(AuditService, uow_factory)
+    records = providers.Singleton(ClientRecordsService, uow_factory, clock)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Plain objects the entrypoints are handed; they never see the container."""
+
+    settings: Settings
+    clock: Clock
+    uow_factory: UnitOfWorkFactory
+    tokens: TokenCodec
+    advisors: AdvisorService
+    clients: ClientService
+    features: FeatureService
+    audit: AuditService
+    records: ClientRecordsService
+
+    async def aclose(self) -> None:
+        close = getattr(self.uow_factory, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    uow_factory: UnitOfWorkFactory | None = None,
+) -> Services:
+    container = Container(settings=settings)
+    if clock is not None:
+        container.clock.override(providers.Object(clock))
+    if uow_factory is not None:
+        container.uow_factory.override(providers.Object(uow_factory))
+    return Services(
+        settings=settings,
+        clock=container.clock(),
+        uow_factory=container.uow_factory(),
+        tokens=container.tokens(),
+        advisors=container.advisors(),
+        clients=container.clients(),
+        features=container.features(),
+        audit=container.audit(),
+        records=container.records(),
+    )
+
+
+async def migrate(settings: Settings) -> str:
+    """Brings the configured database to the newest schema; returns its revision."""
+    from rowcol.adapters.sql.migrate import upgrade_to_head
+
+    return await upgrade_to_head(settings.database_url)

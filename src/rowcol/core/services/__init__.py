@@ -1,0 +1,1 @@
+"""Use cases: they fetch through ports, ask the domain, and store the outcome."""

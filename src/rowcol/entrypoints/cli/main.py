@@ -1,0 +1,399 @@
+"""The `rowcol` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from rowcol.bootstrap import Services, Settings, SettingsError, build, migrate
+from rowcol.core.domain.ids import AdvisorId, BusinessId, UserId
+from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Actor, Role, RunwayTier
+from rowcol.entrypoints.cli.errors import (
+    EXIT_AUDIT_BROKEN,
+    EXIT_USAGE,
+    CliFailure,
+    as_cli_failure,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+ROLES = [r.value for r in Role]
+TIERS = [t.value for t in RunwayTier]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise CliFailure(str(exc), EXIT_USAGE) from None
+
+
+def run_with_services(
+    fn: Callable[..., Coroutine[Any, Any, T]],
+) -> Callable[..., T]:
+    """Runs an async command with freshly built services, mapping failures to exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        settings = _settings()
+
+        async def main() -> T:
+            services = build(settings)
+            try:
+                return await fn(services, *args, **kwargs)
+            finally:
+                await services.aclose()
+
+        return _run(main())
+
+    return wrapper
+
+
+def _run(coro: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        failure = as_cli_failure(exc)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rowcol")
+def cli() -> None:
+    """RowCol: the financial control plane for Client Advisory Services.
+
+    Settings come from the environment: ROWCOL_DATABASE_URL (default: a SQLite file in
+    the user data directory), ROWCOL_DATA_DIR, ROWCOL_JWT_KEYS, ROWCOL_JWT_ACTIVE_KID.
+    """
+
+
+# -- db ---------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the configured database to the newest schema."""
+    settings = _settings()
+    revision = _run(migrate(settings))
+    click.echo(f"database at revision {revision} ({_redact(settings.database_url)})")
+
+
+# -- advisors and staff -------------------------------------------------------------
+
+
+@cli.group()
+def advisor() -> None:
+    """Advisors: the tenants every client belongs to."""
+
+
+@advisor.command("create")
+@click.option("--email", required=True, help="Unique email of the advisory practice.")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--id", "advisor_id", help="Advisor id (default: generated).")
+@click.option("--firm", "firm_id", help="Firm id to join or create (default: a new firm).")
+@click.option("--firm-name", help="Name for a new firm (default: the advisor's name).")
+@click.option("--tier", type=click.Choice(TIERS), default="basic", show_default=True)
+@run_with_services
+async def advisor_create(
+    services: Services,
+    email: str,
+    name: str,
+    advisor_id: str | None,
+    firm_id: str | None,
+    firm_name: str | None,
+    tier: str,
+) -> None:
+    """Create an advisor (and its firm when new)."""
+    created = await services.advisors.create_advisor(
+        email=email,
+        name=name,
+        advisor_id=advisor_id,
+        firm_id=firm_id,
+        firm_name=firm_name,
+        runway_tier=RunwayTier(tier),
+    )
+    click.echo(f"advisor {created.advisor_id} created in firm {created.firm_id}")
+
+
+@advisor.command("show")
+@click.argument("advisor_id")
+@run_with_services
+async def advisor_show(services: Services, advisor_id: str) -> None:
+    """Show an advisor, its tier and enabled features."""
+    found = await services.advisors.find_advisor(AdvisorId(advisor_id))
+    actor = await services.advisors.operator_for(found.advisor_id)
+    features = await services.features.features_for(actor, found.advisor_id)
+    click.echo(f"{found.advisor_id}  {found.name} <{found.email}>  firm {found.firm_id}")
+    click.echo(f"tier: {found.runway_tier.value}")
+    click.echo("features: " + (", ".join(f.value for f in features) or "none"))
+
+
+@advisor.command("plan")
+@click.argument("advisor_id")
+@click.option("--tier", type=click.Choice(TIERS), help="New runway tier.")
+@click.option(
+    "--flag",
+    "flags",
+    multiple=True,
+    metavar="FEATURE=on|off",
+    help="Grant or withhold one feature against the tier (repeatable).",
+)
+@run_with_services
+async def advisor_plan(
+    services: Services, advisor_id: str, tier: str | None, flags: tuple[str, ...]
+) -> None:
+    """Change an advisor's tier or feature flags (audited)."""
+    parsed: dict[str, bool] = {}
+    for flag in flags:
+        feature, sep, value = flag.partition("=")
+        if not sep or value not in {"on", "off"}:
+            raise CliFailure(
+                f"--flag must look like FEATURE=on or FEATURE=off, got {flag!r}", EXIT_USAGE
+            )
+        parsed[feature] = value == "on"
+    updated = await services.advisors.set_plan(
+        SYSTEM_ACTOR,
+        AdvisorId(advisor_id),
+        runway_tier=RunwayTier(tier) if tier else None,
+        feature_flags=parsed if parsed else None,
+    )
+    click.echo(
+        f"{updated.advisor_id}: tier {updated.runway_tier.value}, flags {updated.feature_flags}"
+    )
+
+
+@cli.group()
+def user() -> None:
+    """Staff users: bookkeepers, controllers, advisors and firm admins."""
+
+
+@user.command("add")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--id", "user_id", help="User id (default: generated).")
+@run_with_services
+async def user_add(
+    services: Services, advisor_id: str, email: str, name: str, role: str, user_id: str | None
+) -> None:
+    """Add a staff user to an advisor."""
+    added = await services.advisors.add_staff_user(
+        SYSTEM_ACTOR,
+        AdvisorId(advisor_id),
+        email=email,
+        name=name,
+        role=Role(role),
+        user_id=user_id,
+    )
+    click.echo(f"user {added.user_id} ({added.role.value}) added to {advisor_id}")
+
+
+# -- clients ------------------------------------------------------------------------
+
+
+@cli.group()
+def client() -> None:
+    """The businesses an advisor looks after."""
+
+
+@client.command("add")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--name", required=True, help="The business's name.")
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--timezone", default="America/New_York", show_default=True)
+@run_with_services
+async def client_add(
+    services: Services, advisor_id: str, name: str, currency: str, timezone: str
+) -> None:
+    """Add a new client business to an advisor."""
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    view = await services.clients.add_client_to_advisor(
+        actor, AdvisorId(advisor_id), name=name, currency=currency.upper(), timezone=timezone
+    )
+    click.echo(f"client {view.client.client_id} ({view.business.name}) added to {advisor_id}")
+
+
+@client.command("list")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@run_with_services
+async def client_list(services: Services, advisor_id: str, as_json: bool) -> None:
+    """List an advisor's clients."""
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    views = await services.clients.list_clients_for_advisor(actor, AdvisorId(advisor_id))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "client_id": v.client.client_id,
+                        "name": v.business.name,
+                        "currency": v.business.currency,
+                    }
+                    for v in views
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not views:
+        click.echo(f"advisor {advisor_id} has no clients yet")
+        return
+    width = max(len(v.client.client_id) for v in views)
+    for v in views:
+        click.echo(f"{v.client.client_id:<{width}}  {v.business.currency}  {v.business.name}")
+    click.echo(f"{len(views)} client(s)")
+
+
+@client.command("remove")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--client", "client_id", required=True)
+@run_with_services
+async def client_remove(services: Services, advisor_id: str, client_id: str) -> None:
+    """Remove a client from an advisor (its records stay for the audit trail)."""
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    await services.clients.remove_client_from_advisor(
+        actor, AdvisorId(advisor_id), BusinessId(client_id)
+    )
+    click.echo(f"client {client_id} removed from {advisor_id}")
+
+
+# -- tokens and audit ---------------------------------------------------------------
+
+
+@cli.group()
+def token() -> None:
+    """API bearer tokens."""
+
+
+@token.command("issue")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--user", "user_id", help="Staff user id (default: a service identity for the role).")
+@click.option(
+    "--ttl-minutes", type=click.IntRange(1, 60 * 24 * 30), help="Lifetime (default: settings)."
+)
+@run_with_services
+async def token_issue(
+    services: Services, advisor_id: str, role: str, user_id: str | None, ttl_minutes: int | None
+) -> None:
+    """Mint a bearer token for an advisor and role; prints only the token."""
+    actor = await _actor_for_token(services, AdvisorId(advisor_id), Role(role), user_id)
+    ttl = timedelta(minutes=ttl_minutes) if ttl_minutes else services.settings.token_ttl
+    click.echo(services.tokens.issue(actor, ttl=ttl))
+
+
+async def _actor_for_token(
+    services: Services, advisor_id: AdvisorId, role: Role, user_id: str | None
+) -> Actor:
+    if user_id is None:
+        operator = await services.advisors.operator_for(advisor_id, role)
+        return Actor(UserId(f"svc-{role.value}"), operator.advisor_id, operator.firm_id, role)
+    actor = await services.advisors.actor_for_user(UserId(user_id))
+    if actor.advisor_id != advisor_id or actor.role is not role:
+        raise CliFailure(
+            f"user {user_id} is a {actor.role.value} of advisor {actor.advisor_id}, "
+            f"not a {role.value} of {advisor_id}",
+            EXIT_USAGE,
+        )
+    return actor
+
+
+@cli.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+@run_with_services
+async def audit_verify(services: Services) -> None:
+    """Check every stored event against the hash chain; exits 8 at the first bad one."""
+    checked, broken = await services.audit.verify()
+    if broken is not None:
+        click.echo(f"audit log broken at event {broken.seq}: {broken.reason}", err=True)
+        sys.exit(EXIT_AUDIT_BROKEN)
+    click.echo(f"audit log intact: {checked} event(s) verified")
+
+
+# -- serving and the demo -----------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    """Serve the HTTP API and pages."""
+    settings = _settings()
+    _prepare_database(settings)
+    _serve(settings, host, port)
+
+
+@cli.command()
+@click.option("--clients", default=50, show_default=True, type=click.IntRange(1, 5000))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Only seed the database, then exit.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
+    """Seed a deterministic demo firm and serve it, printing a login token per role."""
+    from rowcol.entrypoints.cli.demo import seed_demo
+
+    settings = _settings()
+    _prepare_database(settings, always=True)
+    tokens = _run(seed_demo(settings, clients=clients, seed=seed))
+    base = f"http://{host}:{port}"
+    click.echo(f"\nRowCol demo: {base}/   (API reference: {base}/docs)")
+    for label, advisor_id, value in tokens:
+        click.echo(f"\n  {label} ({advisor_id}):\n    {value}")
+    click.echo(
+        f"\nTry:  curl -H 'Authorization: Bearer <token>' {base}/advisor/<advisor_id>/clients\n"
+    )
+    if not no_serve:
+        _serve(settings, host, port)
+
+
+def _prepare_database(settings: Settings, *, always: bool = False) -> None:
+    """The embedded database upgrades itself; a shared one is upgraded by `db upgrade`."""
+    if settings.is_sqlite or always:
+        _run(migrate(settings))
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from rowcol.entrypoints.http.app import create_app
+
+    app = create_app(build(settings))
+    click.echo(f"serving on http://{host}:{port}  (Ctrl+C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _redact(url: str) -> str:
+    head, sep, tail = url.partition("@")
+    if not sep or "://" not in head:
+        return url
+    scheme, _, creds = head.partition("://")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{tail}" if ":" in creds else url
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,102 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.config.cors import CORSConfig
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.template.config import TemplateConfig
+
+from rowcol import __version__
+from rowcol.bootstrap import Services
+from rowcol.entrypoints.http.api import (
+    DEPENDENCIES,
+    AdvisorController,
+    ClientController,
+    MeController,
+)
+from rowcol.entrypoints.http.auth import BearerAuth
+from rowcol.entrypoints.http.errors import EXCEPTION_HANDLERS
+
+_PUBLIC = {"exclude_from_auth": True}
+
+
+@get("/health", opt=_PUBLIC, tags=["service"], summary="Liveness and storage check")
+async def health(request: Request[Any, Any, Any]) -> dict[str, str]:
+    services: Services = request.app.state.services
+    async with services.uow_factory() as uow:
+        await uow.audit.head_count()
+    return {"status": "ok", "version": __version__}
+
+
+@get("/", opt=_PUBLIC, include_in_schema=False)
+async def home() -> Template:
+    return Template("home.html", context={"version": __version__})
+
+
+@get("/docs", opt=_PUBLIC, include_in_schema=False)
+async def docs(request: Request[Any, Any, Any]) -> Template:
+    """A readable list of the API, built from the OpenAPI schema (works offline)."""
+    schema = request.app.openapi_schema.to_schema()
+    operations = []
+    for path, item in sorted(schema.get("paths", {}).items()):
+        for method, op in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                operations.append(
+                    {
+                        "method": method.upper(),
+                        "path": path,
+                        "summary": op.get("summary", ""),
+                        "tag": (op.get("tags") or ["other"])[0],
+                        "public": not op.get("security", True),
+                    }
+                )
+    return Template("docs.html", context={"operations": operations, "version": __version__})
+
+
+def create_app(services: Services) -> Litestar:
+    auth = DefineMiddleware(
+        BearerAuth,
+        tokens=services.tokens,
+        exclude=["^/schema", "^/$", "^/docs$", "^/health$"],
+    )
+    return Litestar(
+        route_handlers=[home, docs, health, MeController, AdvisorController, ClientController],
+        dependencies=DEPENDENCIES,
+        middleware=[auth],
+        exception_handlers=EXCEPTION_HANDLERS,
+        state=_state(services),
+        on_shutdown=[services.aclose],
+        template_config=TemplateConfig(
+            directory=Path(__file__).parent / "templates", engine=JinjaTemplateEngine
+        ),
+        openapi_config=OpenAPIConfig(
+            title="RowCol API",
+            version=__version__,
+            description="Financial control plane for firms running Client Advisory Services.",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+            security=[{"bearer": []}],
+        ),
+        cors_config=CORSConfig(allow_origins=[]),
+        debug=False,
+    )
+
+
+def _state(services: Services) -> Any:
+    from litestar.datastructures import State
+
+    return State({"services": services})

@@ -1,0 +1,172 @@
+"""Storage: repositories grouped in a unit of work, one transaction each.
+
+Repositories store and find; they do not decide who may see what. Services scope every
+read and write to the acting user's advisor by going through the client links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self, TypeVar
+
+from rowcol.core.domain.audit import AuditEntry, AuditEvent
+from rowcol.core.domain.ids import AdvisorId, BankAccountId, BusinessId, FirmId, UserId
+from rowcol.core.domain.records import (
+    Balance,
+    BankAccount,
+    BankTransaction,
+    Bill,
+    Customer,
+    Invoice,
+    Vendor,
+)
+from rowcol.core.domain.reserves import Reserve
+from rowcol.core.domain.tenancy import Advisor, Business, Client, Firm, StaffUser
+
+R = TypeVar("R")
+
+
+class FirmRepository(Protocol):
+    async def add(self, firm: Firm) -> None:
+        """Raises Conflict when the id is taken."""
+        ...
+
+    async def get(self, firm_id: FirmId) -> Firm | None: ...
+
+
+class AdvisorRepository(Protocol):
+    async def add(self, advisor: Advisor) -> None:
+        """Raises Conflict when the id or the email is taken."""
+        ...
+
+    async def get(self, advisor_id: AdvisorId) -> Advisor | None: ...
+
+    async def get_by_email(self, email: str) -> Advisor | None: ...
+
+    async def update(self, advisor: Advisor) -> None: ...
+
+    async def list(self, firm_id: FirmId | None = None) -> Sequence[Advisor]:
+        """Ordered by advisor id."""
+        ...
+
+
+class UserRepository(Protocol):
+    async def add(self, user: StaffUser) -> None:
+        """Raises Conflict when the id or the email is taken."""
+        ...
+
+    async def get(self, user_id: UserId) -> StaffUser | None: ...
+
+    async def list_for_advisor(self, advisor_id: AdvisorId) -> Sequence[StaffUser]:
+        """Ordered by user id."""
+        ...
+
+
+class BusinessRepository(Protocol):
+    async def add(self, business: Business) -> None:
+        """Raises Conflict when the id is taken."""
+        ...
+
+    async def get(self, business_id: BusinessId) -> Business | None: ...
+
+
+class ClientRepository(Protocol):
+    async def add(self, client: Client) -> None:
+        """Raises Conflict when the advisor already holds the business."""
+        ...
+
+    async def get(self, advisor_id: AdvisorId, business_id: BusinessId) -> Client | None: ...
+
+    async def list_for_advisor(self, advisor_id: AdvisorId) -> Sequence[tuple[Client, Business]]:
+        """The advisor's clients with their businesses, ordered by business name then id."""
+        ...
+
+    async def remove(self, advisor_id: AdvisorId, business_id: BusinessId) -> bool:
+        """True if a link was removed."""
+        ...
+
+
+class RecordRepository(Protocol[R]):
+    """Records that belong to one business, keyed by (business_id, record id)."""
+
+    async def upsert(self, records: Sequence[R]) -> None: ...
+
+    async def get(self, business_id: BusinessId, record_id: str) -> R | None: ...
+
+    async def list(self, business_id: BusinessId) -> Sequence[R]:
+        """Ordered by record id."""
+        ...
+
+    async def count(self, business_id: BusinessId) -> int: ...
+
+    async def delete(self, business_id: BusinessId, record_ids: Sequence[str]) -> int: ...
+
+
+class BalanceRepository(Protocol):
+    async def add(self, balances: Sequence[Balance]) -> None:
+        """History is kept; a balance with the same account and as_of replaces the old."""
+        ...
+
+    async def latest(self, business_id: BusinessId) -> Sequence[Balance]:
+        """The newest balance of each account, ordered by account id."""
+        ...
+
+    async def history(
+        self, business_id: BusinessId, account_id: BankAccountId, *, since: datetime | None = None
+    ) -> Sequence[Balance]:
+        """Oldest first."""
+        ...
+
+
+class AuditLog(Protocol):
+    async def append(self, entry: AuditEntry, at: datetime) -> AuditEvent:
+        """Chains the entry to the newest event; concurrent appends are serialized."""
+        ...
+
+    async def events(
+        self, *, advisor_id: AdvisorId | None = None, after_seq: int = 0, limit: int | None = None
+    ) -> Sequence[AuditEvent]:
+        """Oldest first; with `advisor_id`, only that tenant's events."""
+        ...
+
+    async def head_count(self) -> int:
+        """How many events the log says it holds."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    firms: FirmRepository
+    advisors: AdvisorRepository
+    users: UserRepository
+    businesses: BusinessRepository
+    clients: ClientRepository
+    vendors: RecordRepository[Vendor]
+    customers: RecordRepository[Customer]
+    bills: RecordRepository[Bill]
+    invoices: RecordRepository[Invoice]
+    bank_accounts: RecordRepository[BankAccount]
+    bank_transactions: RecordRepository[BankTransaction]
+    reserves: RecordRepository[Reserve]
+    balances: BalanceRepository
+    audit: AuditLog
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Rolls back whatever was not committed."""
+        ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
