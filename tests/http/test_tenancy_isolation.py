@@ -161,7 +161,13 @@ async def test_no_request_reads_or_changes_another_tenants_data(
                 assert response.status_code in expected, (operation, response.text)
 
             # Nothing in any answer names a business outside what the actor may see.
-            visible = {b for a, bs in before.items() if may_act_for(actor, a) for b in bs}
+            visible = {
+                b
+                for state in (before, after)
+                for a, bs in state.items()
+                if may_act_for(actor, a)
+                for b in bs
+            }
             hidden = set().union(*before.values(), *after.values()) - visible
             if response.status_code >= 400:
                 hidden.discard(business)  # an error may echo the id the request itself named

@@ -44,9 +44,7 @@ async def test_a_controller_cannot_reach_a_client_of_another_advisor_even_in_the
         await services.clients.remove_client_from_advisor(
             mine, a1.advisor_id, theirs.business.business_id
         )
-    still = await services.clients.list_clients_for_advisor(
-        a2.actors[Role.ADVISOR], a2.advisor_id
-    )
+    still = await services.clients.list_clients_for_advisor(a2.actors[Role.ADVISOR], a2.advisor_id)
     assert len(still) == 1
 
 
@@ -101,9 +99,12 @@ async def test_an_unsupported_currency_is_refused_before_anything_is_stored(
         await services.clients.add_client_to_advisor(
             tenant.actors[Role.CONTROLLER], tenant.advisor_id, name="Acme", currency="ZZZ"
         )
-    assert await services.clients.list_clients_for_advisor(
-        tenant.actors[Role.CONTROLLER], AdvisorId("adv-1")
-    ) == []
+    assert (
+        await services.clients.list_clients_for_advisor(
+            tenant.actors[Role.CONTROLLER], AdvisorId("adv-1")
+        )
+        == []
+    )
     with pytest.raises(NotFound):
         await services.records.summary(
             tenant.actors[Role.CONTROLLER], tenant.advisor_id, BusinessId("biz-none")

@@ -49,8 +49,10 @@ class MemoryState:
     users: dict[str, StaffUser] = field(default_factory=dict)
     businesses: dict[str, Business] = field(default_factory=dict)
     clients: dict[tuple[str, str], Client] = field(default_factory=dict)
-    records: dict[str, dict[tuple[str, str], Any]] = field(default_factory=dict)
-    balances: dict[tuple[str, str, datetime], Balance] = field(default_factory=dict)
+    # kind -> business -> record id -> record. Inner dicts are replaced, never mutated,
+    # so a unit of work copies only the per-business maps (copy-on-write).
+    records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    balances: dict[str, dict[tuple[str, datetime], Balance]] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
 
     def copy(self) -> MemoryState:
@@ -61,7 +63,7 @@ class MemoryState:
             users=dict(self.users),
             businesses=dict(self.businesses),
             clients=dict(self.clients),
-            records={kind: dict(rows) for kind, rows in self.records.items()},
+            records={kind: dict(by_business) for kind, by_business in self.records.items()},
             balances=dict(self.balances),
             audit=list(self.audit),
         )
@@ -179,26 +181,39 @@ class MemoryClients(ClientRepository):
 
 class MemoryRecords(RecordRepository[R], Generic[R]):
     def __init__(self, state: MemoryState, kind: str, key: Callable[[R], str]) -> None:
-        self._rows = state.records.setdefault(kind, {})
+        self._businesses = state.businesses
+        self._by_business = state.records.setdefault(kind, {})
         self._key = key
 
+    def _rows(self, business_id: str) -> dict[str, R]:
+        return self._by_business.get(business_id, {})
+
     async def upsert(self, records: Sequence[R]) -> None:
+        changed: dict[str, dict[str, R]] = {}
         for record in records:
             business_id: str = getattr(record, "business_id")  # noqa: B009
-            self._rows[(business_id, self._key(record))] = record
+            if business_id not in changed:
+                if business_id not in self._businesses:
+                    raise Conflict(f"business {business_id} does not exist")
+                changed[business_id] = dict(self._rows(business_id))
+            changed[business_id][self._key(record)] = record
+        self._by_business.update(changed)
 
     async def get(self, business_id: BusinessId, record_id: str) -> R | None:
-        found: R | None = self._rows.get((business_id, record_id))
-        return found
+        return self._rows(business_id).get(record_id)
 
     async def list(self, business_id: BusinessId) -> Sequence[R]:
-        return [r for (b, _), r in sorted(self._rows.items()) if b == business_id]
+        rows = self._rows(business_id)
+        return [rows[k] for k in sorted(rows)]
 
     async def count(self, business_id: BusinessId) -> int:
-        return sum(1 for (b, _) in self._rows if b == business_id)
+        return len(self._rows(business_id))
 
     async def delete(self, business_id: BusinessId, record_ids: Sequence[str]) -> int:
-        return sum(self._rows.pop((business_id, i), None) is not None for i in set(record_ids))
+        rows = dict(self._rows(business_id))
+        removed = sum(rows.pop(i, None) is not None for i in set(record_ids))
+        self._by_business[business_id] = rows
+        return removed
 
 
 class MemoryBalances(BalanceRepository):
@@ -206,13 +221,19 @@ class MemoryBalances(BalanceRepository):
         self._s = state
 
     async def add(self, balances: Sequence[Balance]) -> None:
+        changed: dict[str, dict[tuple[str, datetime], Balance]] = {}
         for b in balances:
-            self._s.balances[(b.business_id, b.account_id, b.as_of)] = b
+            if b.business_id not in changed:
+                if b.business_id not in self._s.businesses:
+                    raise Conflict(f"business {b.business_id} does not exist")
+                changed[b.business_id] = dict(self._s.balances.get(b.business_id, {}))
+            changed[b.business_id][(b.account_id, b.as_of)] = b
+        self._s.balances.update(changed)
 
     async def latest(self, business_id: BusinessId) -> Sequence[Balance]:
         newest: dict[str, Balance] = {}
-        for (biz, account, _), b in self._s.balances.items():
-            if biz == business_id and (account not in newest or b.as_of > newest[account].as_of):
+        for (account, _), b in self._s.balances.get(business_id, {}).items():
+            if account not in newest or b.as_of > newest[account].as_of:
                 newest[account] = b
         return [newest[k] for k in sorted(newest)]
 
@@ -221,8 +242,8 @@ class MemoryBalances(BalanceRepository):
     ) -> Sequence[Balance]:
         found = [
             b
-            for (biz, account, at), b in self._s.balances.items()
-            if biz == business_id and account == account_id and (since is None or at >= since)
+            for (account, at), b in self._s.balances.get(business_id, {}).items()
+            if account == account_id and (since is None or at >= since)
         ]
         return sorted(found, key=lambda b: b.as_of)
 

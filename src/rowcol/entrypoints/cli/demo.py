@@ -51,7 +51,7 @@ async def _tokens(settings: Settings, firm: DemoFirm) -> list[tuple[str, str, st
             (u for u in firm.users if u.advisor_id == lead and u.role in _ROLE_ORDER),
             key=lambda u: _ROLE_ORDER.index(u.role),
         )
-        out = []
+        out: list[tuple[str, str, str]] = []
         for user in chosen:
             actor = await services.advisors.actor_for_user(user.user_id)
             token = services.tokens.issue(actor, ttl=settings.token_ttl)

@@ -1,0 +1,276 @@
+"""The schema as SQLAlchemy Core tables; migrations write it out, repositories query it.
+
+Money is two columns, `<name>_minor` and `<name>_currency`. Instants are aware UTC on
+the way in and on the way out, whatever the database keeps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CHAR,
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Refuses naive instants; hands back aware UTC even where SQLite drops the zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime: only aware UTC instants are stored")
+        value = value.astimezone(UTC)
+        # SQLite keeps text and compares it as text: one zone, no suffix, fixed width.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _id(name: str, *, primary_key: bool = False, index: bool = False) -> Column[str]:
+    return Column(name, String(64), nullable=False, primary_key=primary_key, index=index)
+
+
+def _record_id(name: str) -> Column[str]:
+    return Column(name, Text, nullable=False)
+
+
+def _money(name: str, *, nullable: bool = False) -> list[Column[Any]]:
+    return [
+        Column(f"{name}_minor", BigInteger, nullable=nullable),
+        Column(f"{name}_currency", CHAR(3), nullable=nullable),
+    ]
+
+
+def _business_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["business_id"], ["businesses.business_id"])
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+firms = Table(
+    "firms",
+    metadata,
+    _id("firm_id", primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+advisors = Table(
+    "advisors",
+    metadata,
+    _id("advisor_id", primary_key=True),
+    _id("firm_id", index=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("runway_tier", String(32), nullable=False),
+    Column("feature_flags", JSON, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _id("user_id", primary_key=True),
+    _id("advisor_id", index=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+)
+
+businesses = Table(
+    "businesses",
+    metadata,
+    _id("business_id", primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("timezone", String(64), nullable=False),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    _id("advisor_id"),
+    _id("business_id", index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("advisor_id", "business_id"),
+    ForeignKeyConstraint(["advisor_id"], ["advisors.advisor_id"]),
+    _business_fk(),
+)
+
+vendors = Table(
+    "vendors",
+    metadata,
+    _id("business_id"),
+    _record_id("vendor_id"),
+    Column("name", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("payment_terms_days", Integer, nullable=True),
+    Column("has_payment_details", Boolean, nullable=False),
+    Column("is_critical", Boolean, nullable=False),
+    Column("external_ref", Text, nullable=True),
+    PrimaryKeyConstraint("business_id", "vendor_id"),
+    _business_fk(),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    _id("business_id"),
+    _record_id("customer_id"),
+    Column("name", Text, nullable=False),
+    Column("email", Text, nullable=True),
+    Column("external_ref", Text, nullable=True),
+    PrimaryKeyConstraint("business_id", "customer_id"),
+    _business_fk(),
+)
+
+bills = Table(
+    "bills",
+    metadata,
+    _id("business_id"),
+    _record_id("bill_id"),
+    Column("vendor_id", Text, nullable=False),
+    *_money("amount"),
+    *_money("balance"),
+    Column("issue_date", Date, nullable=False),
+    Column("due_date", Date, nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("category", Text, nullable=False),
+    Column("memo", Text, nullable=False),
+    Column("recurring", Boolean, nullable=False),
+    Column("prepared_by", Text, nullable=True),
+    Column("paid_date", Date, nullable=True),
+    Column("external_ref", Text, nullable=True),
+    PrimaryKeyConstraint("business_id", "bill_id"),
+    _business_fk(),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    _id("business_id"),
+    _record_id("invoice_id"),
+    Column("customer_id", Text, nullable=False),
+    *_money("amount"),
+    *_money("balance"),
+    Column("issue_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("paid_date", Date, nullable=True),
+    Column("external_ref", Text, nullable=True),
+    PrimaryKeyConstraint("business_id", "invoice_id"),
+    _business_fk(),
+)
+
+bank_accounts = Table(
+    "bank_accounts",
+    metadata,
+    _id("business_id"),
+    _record_id("account_id"),
+    Column("name", Text, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("mask", Text, nullable=True),
+    Column("external_ref", Text, nullable=True),
+    PrimaryKeyConstraint("business_id", "account_id"),
+    _business_fk(),
+)
+
+bank_transactions = Table(
+    "bank_transactions",
+    metadata,
+    _id("business_id"),
+    _record_id("transaction_id"),
+    Column("account_id", Text, nullable=False),
+    *_money("amount"),
+    Column("posted_on", Date, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("pending", Boolean, nullable=False),
+    Column("counterparty", Text, nullable=True),
+    Column("external_ref", Text, nullable=True),
+    Column("tags", JSON, nullable=False),
+    PrimaryKeyConstraint("business_id", "transaction_id"),
+    _business_fk(),
+)
+
+reserves = Table(
+    "reserves",
+    metadata,
+    _id("business_id"),
+    _record_id("reserve_id"),
+    Column("purpose", Text, nullable=False),
+    *_money("amount"),
+    Column("until", Date, nullable=False),
+    Column("released", Boolean, nullable=False),
+    PrimaryKeyConstraint("business_id", "reserve_id"),
+    _business_fk(),
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    _id("business_id"),
+    _record_id("account_id"),
+    Column("as_of", UtcDateTime, nullable=False),
+    *_money("current"),
+    *_money("available", nullable=True),
+    PrimaryKeyConstraint("business_id", "account_id", "as_of"),
+    _business_fk(),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("advisor_id", String(64), nullable=True, index=True),
+    Column("prev_hash", CHAR(64), nullable=False),
+    Column("hash", CHAR(64), nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("count", BigInteger, nullable=False),
+    Column("last_hash", CHAR(64), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
