@@ -1,0 +1,1 @@
+"""What every rail adapter shares: retries, rate limits, circuit breakers, health."""
