@@ -20,13 +20,22 @@ from dependency_injector import containers, providers
 
 from rowcol.adapters.auth.jwt_tokens import JwtTokenCodec
 from rowcol.adapters.clock import SystemClock
+from rowcol.adapters.crypto import SecretCipher
+from rowcol.adapters.memory.credentials import MemoryCredentialStore
 from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
+from rowcol.adapters.railkit.resilience import RailHealthMonitor
 from rowcol.core.services.advisors import AdvisorService
 from rowcol.core.services.audit import AuditService
 from rowcol.core.services.client_records import ClientRecordsService
 from rowcol.core.services.clients import ClientService
 from rowcol.core.services.features import FeatureService
+from rowcol.core.services.rail_health import RailHealthService
+from rowcol.core.services.sync import SmartSync
+from rowcol.core.services.webhooks import WebhookService
+from rowcol.ports.bank_verifier import BankVerifier
 from rowcol.ports.clock import Clock
+from rowcol.ports.credentials import CredentialStore
+from rowcol.ports.ledger import Ledger
 from rowcol.ports.repository import UnitOfWorkFactory
 from rowcol.ports.tokens import TokenCodec
 
@@ -46,6 +55,8 @@ class Settings:
     jwt_keys: Mapping[str, str] = field(default_factory=dict)
     jwt_active_kid: str | None = None
     token_ttl: timedelta = timedelta(hours=12)
+    secret_keys: tuple[str, ...] = ()
+    """Fernet keys for rail credentials at rest; the first encrypts, all decrypt."""
     storage: str = "sql"
     """`sql` for the configured database; `memory` runs everything in process (tests)."""
 
@@ -68,6 +79,9 @@ class Settings:
             jwt_keys=keys,
             jwt_active_kid=env.get("ROWCOL_JWT_ACTIVE_KID") or (next(iter(keys)) if keys else None),
             token_ttl=ttl,
+            secret_keys=tuple(
+                k.strip() for k in env.get("ROWCOL_SECRET_KEYS", "").split(",") if k.strip()
+            ),
         )
 
     @property
@@ -104,6 +118,32 @@ def signing_keys(settings: Settings) -> tuple[dict[str, str], str]:
     return keys, kid
 
 
+def secret_cipher(settings: Settings) -> SecretCipher:
+    """Configured keys, or for the embedded default a key kept in the data directory."""
+    if settings.secret_keys:
+        try:
+            return SecretCipher(list(settings.secret_keys))
+        except ValueError as exc:
+            raise SettingsError(f"ROWCOL_SECRET_KEYS: {exc}") from None
+    path = settings.data_dir / "secret-keys.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"keys": [SecretCipher.generate_key()]}, handle)
+    return SecretCipher(json.loads(path.read_text())["keys"])
+
+
+def _credential_store(settings: Settings, uow_factory: UnitOfWorkFactory) -> CredentialStore:
+    cipher = secret_cipher(settings)
+    engine = getattr(uow_factory, "engine", None)
+    if engine is None:
+        return MemoryCredentialStore(cipher)
+    from rowcol.adapters.sql.credentials import SqlCredentialStore
+
+    return SqlCredentialStore(engine, cipher)
+
+
 def _sql_uow_factory(url: str) -> UnitOfWorkFactory:
     from rowcol.adapters.sql.engine import make_engine
     from rowcol.adapters.sql.repository import SqlUnitOfWorkFactory
@@ -127,11 +167,22 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryUnitOfWorkFactory),
     )
     tokens = providers.Singleton(_token_codec, settings, clock)
+    credentials = providers.Singleton(_credential_store, settings, uow_factory)
     advisors = providers.Singleton(AdvisorService, uow_factory, clock)
     clients = providers.Singleton(ClientService, uow_factory, clock)
     features = providers.Singleton(FeatureService, uow_factory)
     audit = providers.Singleton(AuditService, uow_factory)
     records = providers.Singleton(ClientRecordsService, uow_factory, clock)
+    monitor = providers.Singleton(RailHealthMonitor, clock)
+    rail_health = providers.Singleton(RailHealthService, uow_factory, monitor)
+    webhook_verifiers = providers.Dict()
+    webhook_handlers = providers.Dict()
+    webhooks = providers.Singleton(
+        WebhookService, uow_factory, clock, webhook_verifiers, webhook_handlers
+    )
+    ledger: providers.Provider[Ledger | None] = providers.Object(None)
+    bank: providers.Provider[BankVerifier | None] = providers.Object(None)
+    sync = providers.Singleton(SmartSync, uow_factory, clock, ledger=ledger, bank=bank)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +198,11 @@ class Services:
     features: FeatureService
     audit: AuditService
     records: ClientRecordsService
+    rail_health: RailHealthService
+    webhooks: WebhookService
+    sync: SmartSync
+    credentials: CredentialStore
+    monitor: RailHealthMonitor
 
     async def aclose(self) -> None:
         close = getattr(self.uow_factory, "aclose", None)
@@ -175,6 +231,11 @@ def build(
         features=container.features(),
         audit=container.audit(),
         records=container.records(),
+        rail_health=container.rail_health(),
+        webhooks=container.webhooks(),
+        sync=container.sync(),
+        credentials=container.credentials(),
+        monitor=container.monitor(),
     )
 
 

@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from rowcol.adapters.sql.engine import make_engine
 from rowcol.adapters.sql.repository import SqlUnitOfWorkFactory
 from rowcol.core.domain.audit import AuditEntry, verify_chain
-from rowcol.core.domain.errors import Conflict
+from rowcol.core.domain.connections import (
+    ConnectionStatus,
+    RailConnection,
+    StoredWebhook,
+    SyncCursor,
+    WebhookStatus,
+)
+from rowcol.core.domain.errors import Conflict, NotFound
 from rowcol.core.domain.ids import (
     AdvisorId,
     BankAccountId,
@@ -24,6 +31,7 @@ from rowcol.core.domain.ids import (
     CustomerId,
     FirmId,
     InvoiceId,
+    Rail,
     ReserveId,
     UserId,
     VendorId,
@@ -711,6 +719,339 @@ async def test_a_balance_for_the_same_account_and_instant_replaces_the_old(
     async with uow_factory() as uow:
         history = await uow.balances.history(BIZ, BankAccountId("acc-1"))
     assert history == [balance("acc-1", NOW, 900, 800)]
+
+
+# Rail connections
+
+
+def connection(
+    business_id: str,
+    rail: Rail,
+    *,
+    account: str | None = None,
+    status: ConnectionStatus = ConnectionStatus.OK,
+    detail: str = "",
+) -> RailConnection:
+    return RailConnection(
+        business_id=BusinessId(business_id),
+        rail=rail,
+        status=status,
+        account=account,
+        detail=detail,
+        # Another zone: it reads back equal only if it comes back aware, as the same instant.
+        last_synced_at=NOW.astimezone(timezone(timedelta(hours=2))),
+        last_error_at=None if status is ConnectionStatus.OK else NOW - timedelta(minutes=5),
+    )
+
+
+async def test_connections_are_stored_replaced_and_listed_by_rail(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed(uow_factory, "biz-1", "biz-2")
+    async with uow_factory() as uow:
+        for rail in (Rail.RAMP, Rail.QBO, Rail.PLAID):
+            await uow.connections.upsert(connection("biz-1", rail, account=f"{rail}-acct"))
+        await uow.connections.upsert(connection("biz-2", Rail.QBO))
+        await uow.commit()
+    failing = connection(
+        "biz-1", Rail.QBO, status=ConnectionStatus.NEEDS_ATTENTION, detail="re-authorise ☕"
+    )
+    async with uow_factory() as uow:
+        await uow.connections.upsert(failing)
+        await uow.commit()
+    async with uow_factory() as uow:
+        listed = await uow.connections.list(BIZ)
+        found = await uow.connections.get(BIZ, Rail.QBO)
+        assert await uow.connections.get(BIZ, Rail.STRIPE) is None
+        assert await uow.connections.list(BusinessId("biz-9")) == []
+        assert await uow.connections.list(OTHER_BIZ) == [connection("biz-2", Rail.QBO)]
+    assert [c.rail for c in listed] == [Rail.PLAID, Rail.QBO, Rail.RAMP]
+    assert found == failing
+
+
+async def test_connections_are_found_by_the_rails_own_account_id(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed(uow_factory, "biz-1", "biz-2", "biz-3")
+    async with uow_factory() as uow:
+        await uow.connections.upsert(connection("biz-2", Rail.PLAID, account="item-1"))
+        await uow.connections.upsert(connection("biz-1", Rail.PLAID, account="item-1"))
+        await uow.connections.upsert(connection("biz-3", Rail.PLAID, account="item-2"))
+        await uow.connections.upsert(connection("biz-3", Rail.QBO, account="item-1"))
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.connections.find_by_account(Rail.PLAID, "item-1")
+        assert await uow.connections.find_by_account(Rail.RAMP, "item-1") == []
+    assert [(c.business_id, c.rail) for c in found] == [
+        ("biz-1", Rail.PLAID),
+        ("biz-2", Rail.PLAID),
+    ]
+
+
+async def test_connecting_a_business_that_does_not_exist_is_a_conflict(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed(uow_factory, "biz-1")
+    async with uow_factory() as uow:
+        with pytest.raises(Conflict):
+            await uow.connections.upsert(connection("biz-9", Rail.QBO))
+        await uow.connections.upsert(connection("biz-1", Rail.QBO))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.connections.get(BusinessId("biz-9"), Rail.QBO) is None
+        assert await uow.connections.list(BIZ) == [connection("biz-1", Rail.QBO)]
+
+
+# Sync cursors
+
+
+def cursor(business_id: str, rail: Rail, stream: str, value: str, at: datetime = NOW) -> SyncCursor:
+    return SyncCursor(BusinessId(business_id), rail, stream, value, at)
+
+
+async def test_a_sync_cursor_is_set_then_overwritten(uow_factory: UnitOfWorkFactory) -> None:
+    await seed(uow_factory, "biz-1")
+    later = (NOW + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-5)))
+    async with uow_factory() as uow:
+        assert await uow.cursors.get(BIZ, Rail.PLAID, "transactions") is None
+        await uow.cursors.set(cursor("biz-1", Rail.PLAID, "transactions", "c-1"))
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.cursors.set(cursor("biz-1", Rail.PLAID, "transactions", "c-2 ✓", later))
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.cursors.get(BIZ, Rail.PLAID, "transactions")
+        assert await uow.cursors.get(BIZ, Rail.QBO, "transactions") is None
+    assert found == cursor("biz-1", Rail.PLAID, "transactions", "c-2 ✓", later)
+
+
+async def test_sync_cursors_are_listed_by_rail_then_stream(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed(uow_factory, "biz-1", "biz-2")
+    stored = [
+        cursor("biz-1", Rail.QBO, "cdc", "q-1"),
+        cursor("biz-1", Rail.PLAID, "transactions", "p-1"),
+        cursor("biz-1", Rail.QBO, "Bills", "q-2"),
+        cursor("biz-1", Rail.QBO, "bills", "q-3"),
+        cursor("biz-2", Rail.PLAID, "transactions", "p-9"),
+    ]
+    async with uow_factory() as uow:
+        for c in stored:
+            await uow.cursors.set(c)
+        await uow.commit()
+    async with uow_factory() as uow:
+        listed = await uow.cursors.list(BIZ)
+        assert await uow.cursors.list(BusinessId("biz-9")) == []
+    assert [(c.rail, c.stream) for c in listed] == [
+        (Rail.PLAID, "transactions"),
+        (Rail.QBO, "Bills"),
+        (Rail.QBO, "bills"),
+        (Rail.QBO, "cdc"),
+    ]
+
+
+async def test_setting_a_cursor_for_a_business_that_does_not_exist_is_a_conflict(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        with pytest.raises(Conflict):
+            await uow.cursors.set(cursor("biz-9", Rail.PLAID, "transactions", "c-1"))
+
+
+async def test_a_cursor_and_the_records_it_covers_are_rolled_back_together(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed(uow_factory, "biz-1")
+    first_page = [bank_transaction(BIZ, f"tx-{n}", n) for n in range(2)]
+    async with uow_factory() as uow:
+        await uow.bank_transactions.upsert(first_page)
+        await uow.cursors.set(cursor("biz-1", Rail.PLAID, "transactions", "page-1"))
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.bank_transactions.upsert([bank_transaction(BIZ, f"tx-{n}", n) for n in (2, 3)])
+        await uow.cursors.set(cursor("biz-1", Rail.PLAID, "transactions", "page-2"))
+
+    async def fail_after_second_page() -> None:
+        async with uow_factory() as uow:
+            await uow.bank_transactions.upsert([bank_transaction(BIZ, "tx-2", 2)])
+            await uow.cursors.set(cursor("biz-1", Rail.PLAID, "transactions", "page-2"))
+            raise RuntimeError("the rail went away mid-sync")
+
+    with pytest.raises(RuntimeError):
+        await fail_after_second_page()
+    async with uow_factory() as uow:
+        resumed_from = await uow.cursors.get(BIZ, Rail.PLAID, "transactions")
+        assert await uow.bank_transactions.list(BIZ) == first_page
+    assert resumed_from == cursor("biz-1", Rail.PLAID, "transactions", "page-1")
+
+
+# Webhook inbox
+
+
+def webhook(
+    event_id: str,
+    received_at: datetime = NOW,
+    *,
+    rail: Rail = Rail.RAMP,
+    status: WebhookStatus = WebhookStatus.PENDING,
+    next_attempt_at: datetime | None = None,
+    payload_json: str = '{"amount": 1, "note": "Zoë ☕"}',
+) -> StoredWebhook:
+    return StoredWebhook(
+        rail=rail,
+        event_id=event_id,
+        event_type="transaction.cleared",
+        account="acct-1" if rail is Rail.RAMP else None,
+        payload_json=payload_json,
+        received_at=received_at,
+        status=status,
+        attempts=0 if status is WebhookStatus.PENDING else 1,
+        last_error="TimeoutError: slow" if status is WebhookStatus.FAILED else None,
+        next_attempt_at=next_attempt_at,
+        processed_at=received_at if status is WebhookStatus.PROCESSED else None,
+    )
+
+
+async def test_a_webhook_is_stored_once_and_a_redelivery_changes_nothing(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    first = webhook("evt-1", NOW.astimezone(timezone(timedelta(hours=9))))
+    async with uow_factory() as uow:
+        assert await uow.webhooks.store(first) is True
+        await uow.commit()
+    async with uow_factory() as uow:
+        redelivered = webhook("evt-1", NOW + timedelta(minutes=1), payload_json='{"other": 2}')
+        assert await uow.webhooks.store(redelivered) is False
+        assert await uow.webhooks.store(webhook("evt-1", rail=Rail.STRIPE)) is True
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.webhooks.get(Rail.RAMP, "evt-1")
+        assert await uow.webhooks.get(Rail.RAMP, "evt-2") is None
+        assert await uow.webhooks.count() == 2
+        assert await uow.webhooks.count(Rail.RAMP) == 1
+        assert await uow.webhooks.count(Rail.PLAID) == 0
+    assert found == first
+
+
+async def test_due_webhooks_are_pending_and_due_failed_ones_oldest_first(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    hour = timedelta(hours=1)
+    events = {
+        "pending-new": webhook("pending-new", NOW - 1 * hour),
+        "pending-old": webhook("pending-old", NOW - 5 * hour),
+        "failed-due": webhook(
+            "failed-due", NOW - 4 * hour, status=WebhookStatus.FAILED, next_attempt_at=NOW
+        ),
+        "failed-later": webhook(
+            "failed-later",
+            NOW - 3 * hour,
+            status=WebhookStatus.FAILED,
+            next_attempt_at=NOW + timedelta(microseconds=1),
+        ),
+        "processed": webhook("processed", NOW - 6 * hour, status=WebhookStatus.PROCESSED),
+        "other-rail": webhook("pending-new", NOW - 2 * hour, rail=Rail.STRIPE),
+    }
+    async with uow_factory() as uow:
+        for event in events.values():
+            assert await uow.webhooks.store(event) is True
+        await uow.commit()
+    async with uow_factory() as uow:
+        due = await uow.webhooks.due(NOW)
+        first_two = await uow.webhooks.due(NOW, limit=2)
+        later = await uow.webhooks.due(NOW + hour)
+    assert due == [
+        events["pending-old"],
+        events["failed-due"],
+        events["other-rail"],
+        events["pending-new"],
+    ]
+    assert first_two == due[:2]
+    assert events["failed-later"] in later and events["processed"] not in later
+
+
+async def test_updating_a_webhook_records_the_attempt_and_keeps_the_event(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    stored = webhook("evt-1", NOW - timedelta(minutes=2))
+    async with uow_factory() as uow:
+        await uow.webhooks.store(stored)
+        await uow.commit()
+    failed = StoredWebhook(
+        rail=stored.rail,
+        event_id=stored.event_id,
+        event_type=stored.event_type,
+        account=stored.account,
+        payload_json=stored.payload_json,
+        received_at=stored.received_at,
+        status=WebhookStatus.FAILED,
+        attempts=1,
+        last_error="Unavailable: QBO is down",
+        next_attempt_at=NOW + timedelta(minutes=1),
+    )
+    async with uow_factory() as uow:
+        await uow.webhooks.update(failed)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.webhooks.get(Rail.RAMP, "evt-1") == failed
+        assert await uow.webhooks.due(NOW) == []
+        processed = StoredWebhook(
+            rail=stored.rail,
+            event_id=stored.event_id,
+            event_type="tampered",
+            account=None,
+            payload_json="{}",
+            received_at=NOW,
+            status=WebhookStatus.PROCESSED,
+            attempts=2,
+            processed_at=NOW + timedelta(minutes=1),
+        )
+        await uow.webhooks.update(processed)
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.webhooks.get(Rail.RAMP, "evt-1")
+    assert found == StoredWebhook(
+        rail=stored.rail,
+        event_id=stored.event_id,
+        event_type=stored.event_type,
+        account=stored.account,
+        payload_json=stored.payload_json,
+        received_at=stored.received_at,
+        status=WebhookStatus.PROCESSED,
+        attempts=2,
+        last_error=None,
+        next_attempt_at=None,
+        processed_at=NOW + timedelta(minutes=1),
+    )
+
+
+async def test_updating_a_webhook_that_was_never_stored_is_not_found(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            await uow.webhooks.update(webhook("evt-missing", status=WebhookStatus.PROCESSED))
+        assert await uow.webhooks.count() == 0
+
+
+async def test_concurrent_deliveries_of_one_webhook_store_it_exactly_once(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async def deliver(n: int) -> bool:
+        async with uow_factory() as uow:
+            stored = await uow.webhooks.store(webhook("evt-1", NOW + timedelta(seconds=n)))
+            await asyncio.sleep(0.01)
+            await uow.commit()
+            return stored
+
+    outcomes = await asyncio.gather(*(deliver(n) for n in range(6)))
+    async with uow_factory() as uow:
+        assert await uow.webhooks.count() == 1
+        found = await uow.webhooks.get(Rail.RAMP, "evt-1")
+    assert outcomes.count(True) == 1
+    assert found is not None
+    assert found.received_at == NOW + timedelta(seconds=outcomes.index(True))
 
 
 # Units of work

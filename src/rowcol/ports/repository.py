@@ -12,7 +12,8 @@ from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
 from rowcol.core.domain.audit import AuditEntry, AuditEvent
-from rowcol.core.domain.ids import AdvisorId, BankAccountId, BusinessId, FirmId, UserId
+from rowcol.core.domain.connections import RailConnection, StoredWebhook, SyncCursor
+from rowcol.core.domain.ids import AdvisorId, BankAccountId, BusinessId, FirmId, Rail, UserId
 from rowcol.core.domain.records import (
     Balance,
     BankAccount,
@@ -136,6 +137,52 @@ class AuditLog(Protocol):
         ...
 
 
+class ConnectionRepository(Protocol):
+    async def upsert(self, connection: RailConnection) -> None:
+        """Raises Conflict when the business does not exist."""
+        ...
+
+    async def get(self, business_id: BusinessId, rail: Rail) -> RailConnection | None: ...
+
+    async def list(self, business_id: BusinessId) -> Sequence[RailConnection]:
+        """Ordered by rail."""
+        ...
+
+    async def find_by_account(self, rail: Rail, account: str) -> Sequence[RailConnection]:
+        """Connections of the rail whose `account` is this one (a webhook names only it)."""
+        ...
+
+
+class SyncCursorRepository(Protocol):
+    async def get(self, business_id: BusinessId, rail: Rail, stream: str) -> SyncCursor | None: ...
+
+    async def set(self, cursor: SyncCursor) -> None:
+        """Stored in the same transaction as the records the cursor covers."""
+        ...
+
+    async def list(self, business_id: BusinessId) -> Sequence[SyncCursor]:
+        """Ordered by rail, then stream."""
+        ...
+
+
+class WebhookInbox(Protocol):
+    async def store(self, event: StoredWebhook) -> bool:
+        """True if new; False if an event with the same rail and id was stored before."""
+        ...
+
+    async def get(self, rail: Rail, event_id: str) -> StoredWebhook | None: ...
+
+    async def due(self, now: datetime, *, limit: int = 100) -> Sequence[StoredWebhook]:
+        """Pending events, and failed ones whose next attempt is due, oldest first."""
+        ...
+
+    async def update(self, event: StoredWebhook) -> None:
+        """Records the outcome of an attempt (status, attempts, error, next attempt)."""
+        ...
+
+    async def count(self, rail: Rail | None = None) -> int: ...
+
+
 class UnitOfWork(Protocol):
     firms: FirmRepository
     advisors: AdvisorRepository
@@ -150,6 +197,9 @@ class UnitOfWork(Protocol):
     bank_transactions: RecordRepository[BankTransaction]
     reserves: RecordRepository[Reserve]
     balances: BalanceRepository
+    connections: ConnectionRepository
+    cursors: SyncCursorRepository
+    webhooks: WebhookInbox
     audit: AuditLog
 
     async def __aenter__(self) -> Self: ...

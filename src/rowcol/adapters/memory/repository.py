@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 from rowcol.core.domain.audit import GENESIS_HASH, AuditEntry, AuditEvent, chain
-from rowcol.core.domain.errors import Conflict
-from rowcol.core.domain.ids import AdvisorId, BankAccountId, BusinessId, FirmId, UserId
+from rowcol.core.domain.connections import (
+    RailConnection,
+    StoredWebhook,
+    SyncCursor,
+    WebhookStatus,
+)
+from rowcol.core.domain.errors import Conflict, NotFound
+from rowcol.core.domain.ids import AdvisorId, BankAccountId, BusinessId, FirmId, Rail, UserId
 from rowcol.core.domain.records import (
     Balance,
     BankAccount,
@@ -33,10 +39,13 @@ from rowcol.ports.repository import (
     BalanceRepository,
     BusinessRepository,
     ClientRepository,
+    ConnectionRepository,
     FirmRepository,
     RecordRepository,
+    SyncCursorRepository,
     UnitOfWork,
     UserRepository,
+    WebhookInbox,
 )
 
 R = TypeVar("R")
@@ -53,6 +62,11 @@ class MemoryState:
     # so a unit of work copies only the per-business maps (copy-on-write).
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     balances: dict[str, dict[tuple[str, datetime], Balance]] = field(default_factory=dict)
+    # business -> rail -> connection, business -> (rail, stream) -> cursor and
+    # rail -> event id -> webhook: inner dicts are copy-on-write too.
+    connections: dict[str, dict[Rail, RailConnection]] = field(default_factory=dict)
+    cursors: dict[str, dict[tuple[Rail, str], SyncCursor]] = field(default_factory=dict)
+    webhooks: dict[Rail, dict[str, StoredWebhook]] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
 
     def copy(self) -> MemoryState:
@@ -65,6 +79,9 @@ class MemoryState:
             clients=dict(self.clients),
             records={kind: dict(by_business) for kind, by_business in self.records.items()},
             balances=dict(self.balances),
+            connections=dict(self.connections),
+            cursors=dict(self.cursors),
+            webhooks=dict(self.webhooks),
             audit=list(self.audit),
         )
 
@@ -248,6 +265,106 @@ class MemoryBalances(BalanceRepository):
         return sorted(found, key=lambda b: b.as_of)
 
 
+class MemoryConnections(ConnectionRepository):
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def upsert(self, connection: RailConnection) -> None:
+        business_id = connection.business_id
+        if business_id not in self._s.businesses:
+            raise Conflict(f"business {business_id} does not exist")
+        changed = dict(self._s.connections.get(business_id, {}))
+        changed[connection.rail] = connection
+        self._s.connections[business_id] = changed
+
+    async def get(self, business_id: BusinessId, rail: Rail) -> RailConnection | None:
+        return self._s.connections.get(business_id, {}).get(rail)
+
+    async def list(self, business_id: BusinessId) -> Sequence[RailConnection]:
+        found = self._s.connections.get(business_id, {})
+        return [found[rail] for rail in sorted(found)]
+
+    async def find_by_account(self, rail: Rail, account: str) -> Sequence[RailConnection]:
+        found = (
+            by_rail[rail]
+            for by_rail in self._s.connections.values()
+            if rail in by_rail and by_rail[rail].account == account
+        )
+        return sorted(found, key=lambda c: c.business_id)
+
+
+class MemoryCursors(SyncCursorRepository):
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def get(self, business_id: BusinessId, rail: Rail, stream: str) -> SyncCursor | None:
+        return self._s.cursors.get(business_id, {}).get((rail, stream))
+
+    async def set(self, cursor: SyncCursor) -> None:
+        business_id = cursor.business_id
+        if business_id not in self._s.businesses:
+            raise Conflict(f"business {business_id} does not exist")
+        changed = dict(self._s.cursors.get(business_id, {}))
+        changed[(cursor.rail, cursor.stream)] = cursor
+        self._s.cursors[business_id] = changed
+
+    async def list(self, business_id: BusinessId) -> Sequence[SyncCursor]:
+        found = self._s.cursors.get(business_id, {})
+        return [found[key] for key in sorted(found)]
+
+
+class MemoryWebhookInbox(WebhookInbox):
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def store(self, event: StoredWebhook) -> bool:
+        stored = self._s.webhooks.get(event.rail, {})
+        if event.event_id in stored:
+            return False
+        self._s.webhooks[event.rail] = {**stored, event.event_id: event}
+        return True
+
+    async def get(self, rail: Rail, event_id: str) -> StoredWebhook | None:
+        return self._s.webhooks.get(rail, {}).get(event_id)
+
+    async def due(self, now: datetime, *, limit: int = 100) -> Sequence[StoredWebhook]:
+        found = (
+            event
+            for by_id in self._s.webhooks.values()
+            for event in by_id.values()
+            if _is_due(event, now)
+        )
+        return sorted(found, key=lambda e: (e.received_at, e.rail, e.event_id))[:limit]
+
+    async def update(self, event: StoredWebhook) -> None:
+        stored = self._s.webhooks.get(event.rail, {})
+        if event.event_id not in stored:
+            raise NotFound(f"webhook {event.rail}:{event.event_id} was never stored")
+        outcome = replace(
+            stored[event.event_id],
+            status=event.status,
+            attempts=event.attempts,
+            last_error=event.last_error,
+            next_attempt_at=event.next_attempt_at,
+            processed_at=event.processed_at,
+        )
+        self._s.webhooks[event.rail] = {**stored, event.event_id: outcome}
+
+    async def count(self, rail: Rail | None = None) -> int:
+        if rail is not None:
+            return len(self._s.webhooks.get(rail, {}))
+        return sum(len(by_id) for by_id in self._s.webhooks.values())
+
+
+def _is_due(event: StoredWebhook, now: datetime) -> bool:
+    if event.status is WebhookStatus.PENDING:
+        return True
+    # A failure without a next attempt is retried at once rather than never.
+    return event.status is WebhookStatus.FAILED and (
+        event.next_attempt_at is None or event.next_attempt_at <= now
+    )
+
+
 class MemoryAuditLog(AuditLog):
     def __init__(self, state: MemoryState) -> None:
         self._s = state
@@ -308,6 +425,9 @@ class MemoryUnitOfWork(UnitOfWork):
             state, "reserves", _record_key("reserve_id")
         )
         self.balances = MemoryBalances(state)
+        self.connections = MemoryConnections(state)
+        self.cursors = MemoryCursors(state)
+        self.webhooks = MemoryWebhookInbox(state)
         self.audit = MemoryAuditLog(state)
 
     async def __aenter__(self) -> Self:

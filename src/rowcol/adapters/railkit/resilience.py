@@ -18,11 +18,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import TypeVar
 
 from rowcol.ports.clock import Clock
 from rowcol.ports.errors import OutcomeUnknown, Unavailable
+from rowcol.ports.rail_health import CircuitState, RailHealth, RailHealthSource
 
 T = TypeVar("T")
 
@@ -87,12 +87,6 @@ class _Window:
                 await sleep(self._limit.per_seconds - (now - self._sent[0]))
 
 
-class CircuitState(StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
 @dataclass
 class _Circuit:
     failures: int = 0
@@ -115,21 +109,6 @@ class _Stats:
     last_error_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RailHealth:
-    rail: str
-    key: str
-    calls: int
-    error_rate: float
-    """Share of the last (up to 200) calls that failed."""
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    last_success: datetime | None
-    last_error: str | None
-    last_error_at: datetime | None
-    circuit: CircuitState
-
-
 def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -137,7 +116,7 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-class RailHealthMonitor:
+class RailHealthMonitor(RailHealthSource):
     """Latency, error rate, last success and circuit state per rail and key (business)."""
 
     def __init__(self, clock: Clock) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -34,7 +35,14 @@ from sqlalchemy.sql.dml import Insert
 
 from rowcol.adapters.sql import tables as t
 from rowcol.core.domain.audit import AuditEntry, AuditEvent, chain
-from rowcol.core.domain.errors import Conflict
+from rowcol.core.domain.connections import (
+    ConnectionStatus,
+    RailConnection,
+    StoredWebhook,
+    SyncCursor,
+    WebhookStatus,
+)
+from rowcol.core.domain.errors import Conflict, NotFound
 from rowcol.core.domain.ids import (
     AdvisorId,
     BankAccountId,
@@ -44,6 +52,7 @@ from rowcol.core.domain.ids import (
     CustomerId,
     FirmId,
     InvoiceId,
+    Rail,
     ReserveId,
     UserId,
     VendorId,
@@ -77,11 +86,14 @@ from rowcol.ports.repository import (
     BalanceRepository,
     BusinessRepository,
     ClientRepository,
+    ConnectionRepository,
     FirmRepository,
     RecordRepository,
+    SyncCursorRepository,
     UnitOfWork,
     UnitOfWorkFactory,
     UserRepository,
+    WebhookInbox,
 )
 
 R = TypeVar("R")
@@ -171,16 +183,30 @@ class _Db:
             raise _storage_error(exc) from exc
 
     def upsert(self, table: Table, keys: Sequence[str]) -> Insert:
-        """INSERT ... ON CONFLICT (keys) DO UPDATE SET every other column."""
-        stmt: postgresql.Insert | sqlite.Insert
-        if self.dialect == "postgresql":
-            stmt = postgresql.insert(table)
-        elif self.dialect == "sqlite":
-            stmt = sqlite.insert(table)
-        else:
-            raise StorageError(f"no upsert for the {self.dialect} dialect")
-        changes = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys}
-        return stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)
+        return upsert(self.dialect, table, keys)
+
+    def insert_new(self, table: Table, keys: Sequence[str]) -> Insert:
+        return insert_new(self.dialect, table, keys)
+
+
+def _dialect_insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise StorageError(f"no ON CONFLICT clause for the {dialect} dialect")
+
+
+def upsert(dialect: str, table: Table, keys: Sequence[str]) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET every other column."""
+    stmt = _dialect_insert(dialect, table)
+    changes = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys}
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)
+
+
+def insert_new(dialect: str, table: Table, keys: Sequence[str]) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING: the row count says whether it went in."""
+    return _dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=list(keys))
 
 
 def _money_columns(name: str, money: Money | None) -> dict[str, Any]:
@@ -761,6 +787,207 @@ class SqlBalances(BalanceRepository):
         return [_balance(row) for row in found.mappings()]
 
 
+def _connection(row: RowMapping) -> RailConnection:
+    return RailConnection(
+        business_id=BusinessId(row["business_id"]),
+        rail=Rail(row["rail"]),
+        status=ConnectionStatus(row["status"]),
+        account=row["account"],
+        detail=row["detail"],
+        last_synced_at=row["last_synced_at"],
+        last_error_at=row["last_error_at"],
+    )
+
+
+class SqlConnections(ConnectionRepository):
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def upsert(self, connection: RailConnection) -> None:
+        row = {
+            "business_id": connection.business_id,
+            "rail": connection.rail.value,
+            "status": connection.status.value,
+            "account": connection.account,
+            "detail": connection.detail,
+            "last_synced_at": connection.last_synced_at,
+            "last_error_at": connection.last_error_at,
+        }
+        statement = self._db.upsert(t.rail_connections, ["business_id", "rail"]).values(row)
+        try:
+            await self._db.write(statement)
+        except IntegrityError as exc:
+            raise Conflict(f"business {connection.business_id} does not exist") from exc
+
+    async def get(self, business_id: BusinessId, rail: Rail) -> RailConnection | None:
+        c = t.rail_connections.c
+        found = await self._db.read(
+            select(t.rail_connections).where(c.business_id == business_id, c.rail == rail.value)
+        )
+        row = found.mappings().one_or_none()
+        return None if row is None else _connection(row)
+
+    async def list(self, business_id: BusinessId) -> Sequence[RailConnection]:
+        c = t.rail_connections.c
+        found = await self._db.read(
+            select(t.rail_connections)
+            .where(c.business_id == business_id)
+            .order_by(self._db.sort(c.rail))
+        )
+        return [_connection(row) for row in found.mappings()]
+
+    async def find_by_account(self, rail: Rail, account: str) -> Sequence[RailConnection]:
+        c = t.rail_connections.c
+        found = await self._db.read(
+            select(t.rail_connections)
+            .where(c.rail == rail.value, c.account == account)
+            .order_by(self._db.sort(c.business_id))
+        )
+        return [_connection(row) for row in found.mappings()]
+
+
+def _cursor(row: RowMapping) -> SyncCursor:
+    return SyncCursor(
+        business_id=BusinessId(row["business_id"]),
+        rail=Rail(row["rail"]),
+        stream=row["stream"],
+        cursor=row["cursor"],
+        updated_at=row["updated_at"],
+    )
+
+
+class SqlCursors(SyncCursorRepository):
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def get(self, business_id: BusinessId, rail: Rail, stream: str) -> SyncCursor | None:
+        c = t.sync_cursors.c
+        found = await self._db.read(
+            select(t.sync_cursors).where(
+                c.business_id == business_id, c.rail == rail.value, c.stream == stream
+            )
+        )
+        row = found.mappings().one_or_none()
+        return None if row is None else _cursor(row)
+
+    async def set(self, cursor: SyncCursor) -> None:
+        row = {
+            "business_id": cursor.business_id,
+            "rail": cursor.rail.value,
+            "stream": cursor.stream,
+            "cursor": cursor.cursor,
+            "updated_at": cursor.updated_at,
+        }
+        statement = self._db.upsert(t.sync_cursors, ["business_id", "rail", "stream"])
+        try:
+            await self._db.write(statement.values(row))
+        except IntegrityError as exc:
+            raise Conflict(f"business {cursor.business_id} does not exist") from exc
+
+    async def list(self, business_id: BusinessId) -> Sequence[SyncCursor]:
+        c = t.sync_cursors.c
+        found = await self._db.read(
+            select(t.sync_cursors)
+            .where(c.business_id == business_id)
+            .order_by(self._db.sort(c.rail), self._db.sort(c.stream))
+        )
+        return [_cursor(row) for row in found.mappings()]
+
+
+def _webhook_outcome(event: StoredWebhook) -> dict[str, Any]:
+    return {
+        "status": event.status.value,
+        "attempts": event.attempts,
+        "last_error": event.last_error,
+        "next_attempt_at": event.next_attempt_at,
+        "processed_at": event.processed_at,
+    }
+
+
+def _webhook(row: RowMapping) -> StoredWebhook:
+    return StoredWebhook(
+        rail=Rail(row["rail"]),
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        account=row["account"],
+        payload_json=row["payload_json"],
+        received_at=row["received_at"],
+        status=WebhookStatus(row["status"]),
+        attempts=int(row["attempts"]),
+        last_error=row["last_error"],
+        next_attempt_at=row["next_attempt_at"],
+        processed_at=row["processed_at"],
+    )
+
+
+class SqlWebhookInbox(WebhookInbox):
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def store(self, event: StoredWebhook) -> bool:
+        row = {
+            "rail": event.rail.value,
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "account": event.account,
+            "payload_json": event.payload_json,
+            "received_at": event.received_at,
+            **_webhook_outcome(event),
+        }
+        # A concurrent store of the same event waits on the key's lock (PostgreSQL) or the
+        # write lock (SQLite), then inserts nothing: exactly one store sees a row go in.
+        statement = self._db.insert_new(t.webhook_events, ["rail", "event_id"]).values(row)
+        try:
+            inserted = await self._db.write(statement)
+        except IntegrityError as exc:
+            raise Conflict(f"webhook {event.rail}:{event.event_id} cannot be stored") from exc
+        return inserted.rowcount == 1
+
+    async def get(self, rail: Rail, event_id: str) -> StoredWebhook | None:
+        c = t.webhook_events.c
+        found = await self._db.read(
+            select(t.webhook_events).where(c.rail == rail.value, c.event_id == event_id)
+        )
+        row = found.mappings().one_or_none()
+        return None if row is None else _webhook(row)
+
+    async def due(self, now: datetime, *, limit: int = 100) -> Sequence[StoredWebhook]:
+        c = t.webhook_events.c
+        # A failure without a next attempt is retried at once rather than never.
+        retry_due = and_(
+            c.status == WebhookStatus.FAILED.value,
+            or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
+        )
+        found = await self._db.read(
+            select(t.webhook_events)
+            .where(or_(c.status == WebhookStatus.PENDING.value, retry_due))
+            .order_by(c.received_at, self._db.sort(c.rail), self._db.sort(c.event_id))
+            .limit(limit)
+        )
+        return [_webhook(row) for row in found.mappings()]
+
+    async def update(self, event: StoredWebhook) -> None:
+        c = t.webhook_events.c
+        statement = (
+            update(t.webhook_events)
+            .where(c.rail == event.rail.value, c.event_id == event.event_id)
+            .values(_webhook_outcome(event))
+        )
+        try:
+            updated = await self._db.write(statement)
+        except IntegrityError as exc:
+            raise Conflict(f"webhook {event.rail}:{event.event_id} cannot be updated") from exc
+        if updated.rowcount == 0:
+            raise NotFound(f"webhook {event.rail}:{event.event_id} was never stored")
+
+    async def count(self, rail: Rail | None = None) -> int:
+        query = select(func.count()).select_from(t.webhook_events)
+        if rail is not None:
+            query = query.where(t.webhook_events.c.rail == rail.value)
+        found = await self._db.read(query)
+        return int(found.scalar_one())
+
+
 def _event(row: RowMapping) -> AuditEvent:
     return AuditEvent(
         seq=int(row["seq"]),
@@ -858,6 +1085,9 @@ class SqlUnitOfWork(UnitOfWork):
         )
         self.reserves: RecordRepository[Reserve] = SqlRecords(self._db, RESERVES)
         self.balances = SqlBalances(self._db)
+        self.connections = SqlConnections(self._db)
+        self.cursors = SqlCursors(self._db)
+        self.webhooks = SqlWebhookInbox(self._db)
         self.audit = SqlAuditLog(self._db)
 
     async def __aenter__(self) -> Self:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -248,6 +249,63 @@ balances = Table(
     *_money("current"),
     *_money("available", nullable=True),
     PrimaryKeyConstraint("business_id", "account_id", "as_of"),
+    _business_fk(),
+)
+
+rail_connections = Table(
+    "rail_connections",
+    metadata,
+    _id("business_id"),
+    Column("rail", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("account", Text, nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("last_synced_at", UtcDateTime, nullable=True),
+    Column("last_error_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("business_id", "rail"),
+    _business_fk(),
+    Index(None, "rail", "account"),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    _id("business_id"),
+    Column("rail", String(32), nullable=False),
+    Column("stream", String(64), nullable=False),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("business_id", "rail", "stream"),
+    _business_fk(),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("rail", String(32), nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("account", Text, nullable=True),
+    Column("payload_json", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("processed_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("rail", "event_id"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+rail_credentials = Table(
+    "rail_credentials",
+    metadata,
+    _id("business_id"),
+    Column("rail", String(32), nullable=False),
+    Column("ciphertext", Text, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("business_id", "rail"),
     _business_fk(),
 )
 

@@ -17,6 +17,7 @@ from rowcol.core.domain.ids import AdvisorId, BusinessId, UserId
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Actor, Role, RunwayTier
 from rowcol.entrypoints.cli.errors import (
     EXIT_AUDIT_BROKEN,
+    EXIT_UNAVAILABLE,
     EXIT_USAGE,
     CliFailure,
     as_cli_failure,
@@ -331,6 +332,62 @@ async def audit_verify(services: Services) -> None:
         click.echo(f"audit log broken at event {broken.seq}: {broken.reason}", err=True)
         sys.exit(EXIT_AUDIT_BROKEN)
     click.echo(f"audit log intact: {checked} event(s) verified")
+
+
+# -- rails -------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--business", "business_id", help="Sync one business.")
+@click.option("--all", "sync_all", is_flag=True, help="Sync every connected business.")
+@run_with_services
+async def sync(services: Services, business_id: str | None, sync_all: bool) -> None:
+    """Pull what changed from each connected rail, per business (incremental, idempotent)."""
+    if bool(business_id) == sync_all:
+        raise CliFailure("give exactly one of --business ID or --all", EXIT_USAGE)
+    targets = [BusinessId(business_id)] if business_id else await services.sync.businesses()
+    if not targets:
+        click.echo("no business has a synced rail connection yet")
+        return
+    failures = 0
+    with click.progressbar(targets, label="Syncing", item_show_func=lambda b: b or "") as bar:
+        for target in bar:
+            results = await services.sync.sync_business(target)
+            for result in results:
+                if not result.ok:
+                    failures += 1
+                    click.echo(f"\n  {target} {result.rail.value}: {result.error}", err=True)
+    click.echo(f"synced {len(targets)} business(es); {failures} rail pull(s) failed")
+    if failures:
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+@cli.group()
+def rails() -> None:
+    """Rail connections and their health."""
+
+
+@rails.command("health")
+@click.option("--advisor", "advisor_id", required=True)
+@run_with_services
+async def rails_health(services: Services, advisor_id: str) -> None:
+    """Connection status of every rail of the advisor's clients, and live call health."""
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    found = await services.rail_health.for_advisor(actor, AdvisorId(advisor_id))
+    if not found.connections:
+        click.echo(f"advisor {advisor_id}'s clients have no rail connections yet")
+    for c in found.connections:
+        synced = c.last_synced_at.isoformat(timespec="minutes") if c.last_synced_at else "never"
+        detail = f"  {c.detail}" if c.detail else ""
+        click.echo(
+            f"{c.business_id:<14} {c.rail.value:<8} {c.status.value:<16} synced {synced}{detail}"
+        )
+    for h in found.calls:
+        p95 = f"{h.latency_p95_ms:.0f} ms" if h.latency_p95_ms is not None else "-"
+        click.echo(
+            f"{h.rail:<8} {h.key:<14} calls {h.calls:<5} errors {h.error_rate:.0%}  p95 {p95}"
+            f"  circuit {h.circuit.value}"
+        )
 
 
 # -- serving and the demo -----------------------------------------------------------

@@ -25,6 +25,7 @@ from rowcol.entrypoints.http.api import (
 )
 from rowcol.entrypoints.http.auth import BearerAuth
 from rowcol.entrypoints.http.errors import EXCEPTION_HANDLERS
+from rowcol.entrypoints.http.rails import RailHealthController, receive_webhook
 
 _PUBLIC = {"exclude_from_auth": True}
 
@@ -66,10 +67,19 @@ def create_app(services: Services) -> Litestar:
     auth = DefineMiddleware(
         BearerAuth,
         tokens=services.tokens,
-        exclude=["^/schema", "^/$", "^/docs$", "^/health$"],
+        exclude=["^/schema", "^/$", "^/docs$", "^/health$", "^/webhooks/"],
     )
     return Litestar(
-        route_handlers=[home, docs, health, MeController, AdvisorController, ClientController],
+        route_handlers=[
+            home,
+            docs,
+            health,
+            MeController,
+            AdvisorController,
+            ClientController,
+            RailHealthController,
+            receive_webhook,
+        ],
         dependencies=DEPENDENCIES,
         middleware=[auth],
         exception_handlers=EXCEPTION_HANDLERS,

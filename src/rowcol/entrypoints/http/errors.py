@@ -14,6 +14,7 @@ from rowcol.core.domain.errors import Conflict, DomainError, Forbidden, InvalidI
 from rowcol.core.services.features import FeatureNotEnabled
 from rowcol.ports.errors import OutcomeUnknown, Rejected, StorageError, Unavailable
 from rowcol.ports.tokens import TokenRejected
+from rowcol.ports.webhooks import WebhookRejected
 
 log = logging.getLogger("rowcol.http")
 
@@ -52,6 +53,12 @@ def handle_token(request: Request[Any, Any, Any], exc: TokenRejected) -> Respons
     return problem(401, "Not authenticated", exc.reason, request)
 
 
+def handle_webhook(
+    request: Request[Any, Any, Any], exc: WebhookRejected
+) -> Response[dict[str, Any]]:
+    return problem(401, "Webhook rejected", exc.reason, request)
+
+
 def handle_domain(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     for kind, status, title in _DOMAIN_STATUS:
         if isinstance(exc, kind):
@@ -88,6 +95,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     TokenRejected: handle_token,
+    WebhookRejected: handle_webhook,
     DomainError: handle_domain,
     Unavailable: handle_domain,
     Rejected: handle_domain,

@@ -1,0 +1,119 @@
+"""Rail endpoints: inbound webhooks (public, signature-checked) and rail health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.background_tasks import BackgroundTask
+from litestar.params import FromPath
+from litestar.response import Response
+
+from rowcol.bootstrap import Services
+from rowcol.core.domain.ids import AdvisorId
+from rowcol.entrypoints.http.api import AdvisorPath, AppServices, CurrentActor
+from rowcol.ports.rail_health import RailHealth
+
+MAX_WEBHOOK_BYTES = 1_000_000
+
+
+class RailHealthOut(msgspec.Struct):
+    rail: str
+    key: str
+    calls: int
+    error_rate: float
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    last_success: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    circuit: str
+
+    @classmethod
+    def of(cls, h: RailHealth) -> RailHealthOut:
+        return cls(
+            h.rail,
+            h.key,
+            h.calls,
+            round(h.error_rate, 4),
+            h.latency_p50_ms,
+            h.latency_p95_ms,
+            h.last_success,
+            h.last_error,
+            h.last_error_at,
+            h.circuit.value,
+        )
+
+
+class ConnectionOut(msgspec.Struct):
+    business_id: str
+    rail: str
+    status: str
+    account: str | None
+    detail: str
+    last_synced_at: datetime | None
+    last_error_at: datetime | None
+
+
+class AdvisorRailHealthOut(msgspec.Struct):
+    connections: list[ConnectionOut]
+    calls: list[RailHealthOut]
+
+
+class WebhookReceipt(msgspec.Struct):
+    stored: int
+    duplicates: int
+
+
+class RailHealthController(Controller):
+    path = "/advisor/{advisor_id:str}/rails"
+    tags = ["rails"]
+
+    @get("/health", summary="Connection status and live call health of every rail, per client")
+    async def health(
+        self, advisor_id: AdvisorPath, actor: CurrentActor, services: AppServices
+    ) -> AdvisorRailHealthOut:
+        found = await services.rail_health.for_advisor(actor, AdvisorId(advisor_id))
+        return AdvisorRailHealthOut(
+            connections=[
+                ConnectionOut(
+                    c.business_id,
+                    c.rail.value,
+                    c.status.value,
+                    c.account,
+                    c.detail,
+                    c.last_synced_at,
+                    c.last_error_at,
+                )
+                for c in found.connections
+            ],
+            calls=[RailHealthOut.of(h) for h in found.calls],
+        )
+
+
+async def _process_inbox(services: Services) -> None:
+    await services.webhooks.process_due()
+
+
+@post(
+    "/webhooks/{rail:str}",
+    opt={"exclude_from_auth": True},
+    tags=["rails"],
+    summary="Receive a rail's webhook (signature-checked; stored once, then processed)",
+    status_code=200,
+)
+async def receive_webhook(
+    rail: FromPath[str], request: Request[Any, Any, Any], services: AppServices
+) -> Response[WebhookReceipt]:
+    body = await request.body()
+    if len(body) > MAX_WEBHOOK_BYTES:
+        from litestar.exceptions import HTTPException
+
+        raise HTTPException(status_code=413, detail="webhook body too large")
+    received = await services.webhooks.receive(rail, dict(request.headers), body)
+    return Response(
+        WebhookReceipt(received.stored, received.duplicates),
+        background=BackgroundTask(_process_inbox, services),
+    )

@@ -1,0 +1,147 @@
+from datetime import date, timedelta
+from pathlib import Path
+
+from rowcol.adapters.clock import ManualClock
+from rowcol.adapters.memory.rails import MemoryBankVerifier, MemoryLedger
+from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
+from rowcol.core.domain.connections import ConnectionStatus
+from rowcol.core.domain.ids import (
+    BankAccountId,
+    BankTransactionId,
+    BillId,
+    BusinessId,
+    Rail,
+    VendorId,
+)
+from rowcol.core.domain.money import Money
+from rowcol.core.domain.records import Balance, BankAccount, BankTransaction, Bill, Vendor
+from rowcol.core.domain.tenancy import Role
+from rowcol.core.services.sync import SmartSync
+from rowcol.ports.errors import Rejected
+from support import NOW, add_tenant, make_services
+
+
+async def setup(
+    tmp_path: Path,
+) -> tuple[
+    SmartSync, MemoryLedger, MemoryBankVerifier, BusinessId, MemoryUnitOfWorkFactory, ManualClock
+]:
+    clock = ManualClock(NOW)
+    uow = MemoryUnitOfWorkFactory()
+    services = make_services(tmp_path, uow_factory=uow, clock=clock)
+    tenant = await add_tenant(services, 1)
+    view = await services.clients.add_client_to_advisor(
+        tenant.actors[Role.CONTROLLER], tenant.advisor_id, name="Acme"
+    )
+    biz = view.business.business_id
+    ledger = MemoryLedger()
+    bank = MemoryBankVerifier(clock, page_size=2)
+    vendor = Vendor(VendorId("v1"), biz, "Rent Co")
+    ledger.books[biz].vendors.append(vendor)
+    ledger.books[biz].bills.append(
+        Bill(
+            BillId("b1"),
+            biz,
+            vendor.vendor_id,
+            Money(5000, "USD"),
+            Money(5000, "USD"),
+            date(2026, 10, 1),
+            date(2026, 10, 31),
+        )
+    )
+    account = BankAccount(BankAccountId("acc-1"), biz, "Operating")
+    bank.accounts[biz].append(account)
+    bank.balances[biz].append(Balance(account.account_id, biz, Money(90_000, "USD"), None, NOW))
+    for n in range(5):
+        bank.transactions[biz].append(
+            BankTransaction(
+                BankTransactionId(f"t{n}"),
+                biz,
+                account.account_id,
+                Money(100 + n, "USD"),
+                date(2026, 10, 1 + n),
+                f"txn {n}",
+            )
+        )
+    sync = SmartSync(uow, clock, ledger=ledger, bank=bank)
+    await sync.connect(biz, Rail.QBO, account="realm-1")
+    await sync.connect(biz, Rail.PLAID, account="item-1")
+    return sync, ledger, bank, biz, uow, clock
+
+
+async def test_a_sync_pulls_every_page_and_stores_records_with_their_cursor(tmp_path: Path) -> None:
+    sync, _, _, biz, uow, _ = await setup(tmp_path)
+    results = await sync.sync_business(biz)
+    assert {r.rail: r.ok for r in results} == {Rail.QBO: True, Rail.PLAID: True}
+    async with uow() as unit:
+        assert await unit.bank_transactions.count(biz) == 5
+        assert await unit.bills.count(biz) == 1
+        cursor = await unit.cursors.get(biz, Rail.PLAID, "transactions")
+        assert cursor is not None and cursor.cursor == "5"
+        connection = await unit.connections.get(biz, Rail.PLAID)
+        assert connection is not None and connection.status is ConnectionStatus.OK
+
+
+async def test_running_a_sync_twice_changes_nothing(tmp_path: Path) -> None:
+    sync, _, _, biz, uow, _ = await setup(tmp_path)
+    await sync.sync_business(biz)
+    async with uow() as unit:
+        before = (await unit.bank_transactions.list(biz), await unit.bills.list(biz))
+    again = await sync.sync_business(biz)
+    assert all(r.ok for r in again)
+    async with uow() as unit:
+        after = (await unit.bank_transactions.list(biz), await unit.bills.list(biz))
+    assert before == after
+
+
+async def test_only_new_transactions_are_fetched_after_the_cursor(tmp_path: Path) -> None:
+    sync, _, bank, biz, uow, _ = await setup(tmp_path)
+    await sync.sync_business(biz, rails=[Rail.PLAID])
+    bank.transactions[biz].append(
+        BankTransaction(
+            BankTransactionId("t9"),
+            biz,
+            BankAccountId("acc-1"),
+            Money(999, "USD"),
+            date(2026, 11, 1),
+            "new",
+        )
+    )
+    results = await sync.sync_business(biz, rails=[Rail.PLAID])
+    assert results[0].changed["transactions"] == 1
+    async with uow() as unit:
+        assert await unit.bank_transactions.count(biz) == 6
+
+
+async def test_a_failed_pull_stores_nothing_and_marks_the_connection(tmp_path: Path) -> None:
+    sync, _, bank, biz, uow, clock = await setup(tmp_path)
+    bank.unavailable = True
+    results = await sync.sync_business(biz, rails=[Rail.PLAID])
+    assert not results[0].ok
+    async with uow() as unit:
+        assert await unit.bank_transactions.count(biz) == 0
+        assert await unit.cursors.get(biz, Rail.PLAID, "transactions") is None
+        connection = await unit.connections.get(biz, Rail.PLAID)
+        assert connection is not None and connection.status is ConnectionStatus.FAILING
+    bank.unavailable = False
+    clock.advance(timedelta(minutes=5))
+    assert (await sync.sync_business(biz, rails=[Rail.PLAID]))[0].ok
+    async with uow() as unit:
+        assert await unit.bank_transactions.count(biz) == 5
+
+
+async def test_a_refused_connection_needs_attention_and_that_is_audited(tmp_path: Path) -> None:
+    sync, ledger, _, biz, uow, _ = await setup(tmp_path)
+
+    async def refuse(*_: object, **__: object) -> list[Vendor]:
+        raise Rejected("QBO connection needs re-authorisation")
+
+    ledger.list_vendors = refuse  # type: ignore[method-assign]
+    results = await sync.sync_business(biz, rails=[Rail.QBO])
+    assert results[0].error == "QBO connection needs re-authorisation"
+    async with uow() as unit:
+        connection = await unit.connections.get(biz, Rail.QBO)
+        events = await unit.audit.events()
+    assert connection is not None
+    assert connection.status is ConnectionStatus.NEEDS_ATTENTION
+    assert events[-1].action == "rail.status_changed"
