@@ -92,10 +92,10 @@ def fault_middleware(plan: FaultPlan, *, error_body: Any = None) -> Any:
                 await app(scope, receive, send)
                 return
             if fault.kind is FaultKind.DROP_BEFORE:
-                raise DroppedConnection("dropped before processing")
+                await _hang_up(send)
             if fault.kind is FaultKind.DROP:
                 await app(scope, receive, _swallow)
-                raise DroppedConnection("dropped after processing")
+                await _hang_up(send)
             status, headers, body = _fault_response(fault, error_body)
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
@@ -107,6 +107,19 @@ def fault_middleware(plan: FaultPlan, *, error_body: Any = None) -> Any:
 
 async def _swallow(message: Any) -> None:
     return None
+
+
+async def _hang_up(send: Send) -> None:
+    """Promise a body, then break off: the server must close the connection mid-answer,
+    which the client sees as a dropped connection rather than an HTTP error."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", b"1000")],
+        }
+    )
+    raise DroppedConnection("connection dropped")
 
 
 def _fault_response(fault: Fault, error_body: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

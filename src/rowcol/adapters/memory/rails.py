@@ -145,23 +145,25 @@ class MemoryBankVerifier(BankVerifier):
         self.transactions: dict[str, list[BankTransaction]] = defaultdict(list)
         self.unavailable = False
 
-    def _check(self) -> None:
+    def _check(self, business_id: BusinessId) -> None:
         if self.unavailable:
             raise Unavailable("bank connection needs attention")
+        if not self.accounts.get(business_id):
+            raise Unavailable(f"business {business_id} has no Plaid connection")
 
     async def list_accounts(self, business_id: BusinessId) -> Sequence[BankAccount]:
-        self._check()
+        self._check(business_id)
         return list(self.accounts[business_id])
 
     async def get_balances(self, business_id: BusinessId) -> Sequence[Balance]:
-        self._check()
+        self._check(business_id)
         now = self._clock.now()
         return [replace(b, as_of=now) for b in self.balances[business_id]]
 
     async def sync_transactions(
         self, business_id: BusinessId, cursor: str | None
     ) -> TransactionPage:
-        self._check()
+        self._check(business_id)
         start = int(cursor) if cursor else 0
         rows = self.transactions[business_id]
         page = rows[start : start + self.page_size]
