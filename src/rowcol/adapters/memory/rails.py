@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -190,14 +190,21 @@ class MemoryARSource(ARSource):
 
 
 class MemoryNotifier(Notifier):
-    """Records what it was asked to send."""
+    """Records what it was asked to send. Like SendGrid it takes only dynamic (`d-`)
+    templates, and, when told which exist, refuses the others."""
 
-    def __init__(self) -> None:
+    def __init__(self, templates: Iterable[str] | None = None) -> None:
         self.sent: list[EmailMessage] = []
         self.unavailable = False
+        self.templates = set(templates) if templates is not None else None
 
     async def send(self, message: EmailMessage) -> str:
         if self.unavailable:
             raise Unavailable("mail service is down")
+        template = message.template_id
+        if template is not None and not template.startswith("d-"):
+            raise Rejected(f"only dynamic templates (d-...) are supported, not {template!r}")
+        if template is not None and self.templates is not None and template not in self.templates:
+            raise Rejected(f"template_id {template!r} does not exist")
         self.sent.append(message)
         return f"msg-{len(self.sent)}"
