@@ -24,6 +24,8 @@ from rowcol.adapters.crypto import SecretCipher
 from rowcol.adapters.memory.credentials import MemoryCredentialStore
 from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
 from rowcol.adapters.railkit.resilience import RailHealthMonitor
+from rowcol.core.domain.connections import StoredWebhook
+from rowcol.core.domain.ids import Rail
 from rowcol.core.services.advisors import AdvisorService
 from rowcol.core.services.audit import AuditService
 from rowcol.core.services.client_records import ClientRecordsService
@@ -31,13 +33,15 @@ from rowcol.core.services.clients import ClientService
 from rowcol.core.services.features import FeatureService
 from rowcol.core.services.rail_health import RailHealthService
 from rowcol.core.services.sync import SmartSync
-from rowcol.core.services.webhooks import WebhookService
+from rowcol.core.services.webhooks import WebhookHandler, WebhookService
 from rowcol.ports.bank_verifier import BankVerifier
 from rowcol.ports.clock import Clock
 from rowcol.ports.credentials import CredentialStore
 from rowcol.ports.ledger import Ledger
+from rowcol.ports.notifier import Notifier
 from rowcol.ports.repository import UnitOfWorkFactory
 from rowcol.ports.tokens import TokenCodec
+from rowcol.ports.webhooks import WebhookVerifier
 
 
 class SettingsError(Exception):
@@ -49,6 +53,58 @@ def default_data_dir() -> Path:
 
 
 @dataclass(frozen=True, slots=True)
+class RailSettings:
+    """Where each rail lives and the firm-level credentials it needs. A rail whose
+    credentials are not set is not wired; per-business secrets live in the credential
+    store. Base URLs default to the rails' production hosts."""
+
+    plaid_base_url: str = "https://production.plaid.com"
+    plaid_client_id: str | None = None
+    plaid_secret: str | None = None
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    sendgrid_api_key: str | None = None
+    sendgrid_from: str = "reports@rowcol.example"
+    sendgrid_webhook_public_key: str | None = None
+    qbo_base_url: str = "https://quickbooks.api.intuit.com"
+    qbo_client_id: str | None = None
+    qbo_client_secret: str | None = None
+    qbo_discovery_url: str = "https://developer.api.intuit.com/.well-known/openid_configuration"
+    qbo_webhook_token: str | None = None
+    qbo_redirect_uri: str = "http://127.0.0.1:8000/connect/qbo/callback"
+    ramp_base_url: str = "https://api.ramp.com"
+    stripe_base_url: str = "https://api.stripe.com"
+    stripe_webhook_secrets: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RailSettings:
+        defaults = cls()
+
+        def get(name: str, default: str | None) -> str | None:
+            return env.get(f"ROWCOL_{name}") or default
+
+        return cls(
+            plaid_base_url=get("PLAID_BASE_URL", defaults.plaid_base_url) or "",
+            plaid_client_id=get("PLAID_CLIENT_ID", None),
+            plaid_secret=get("PLAID_SECRET", None),
+            sendgrid_base_url=get("SENDGRID_BASE_URL", defaults.sendgrid_base_url) or "",
+            sendgrid_api_key=get("SENDGRID_API_KEY", None),
+            sendgrid_from=get("SENDGRID_FROM", defaults.sendgrid_from) or "",
+            sendgrid_webhook_public_key=get("SENDGRID_WEBHOOK_PUBLIC_KEY", None),
+            qbo_base_url=get("QBO_BASE_URL", defaults.qbo_base_url) or "",
+            qbo_client_id=get("QBO_CLIENT_ID", None),
+            qbo_client_secret=get("QBO_CLIENT_SECRET", None),
+            qbo_discovery_url=get("QBO_DISCOVERY_URL", defaults.qbo_discovery_url) or "",
+            qbo_webhook_token=get("QBO_WEBHOOK_TOKEN", None),
+            qbo_redirect_uri=get("QBO_REDIRECT_URI", defaults.qbo_redirect_uri) or "",
+            ramp_base_url=get("RAMP_BASE_URL", defaults.ramp_base_url) or "",
+            stripe_base_url=get("STRIPE_BASE_URL", defaults.stripe_base_url) or "",
+            stripe_webhook_secrets=tuple(
+                x for x in (get("STRIPE_WEBHOOK_SECRETS", "") or "").split(",") if x
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
     data_dir: Path
@@ -57,6 +113,7 @@ class Settings:
     token_ttl: timedelta = timedelta(hours=12)
     secret_keys: tuple[str, ...] = ()
     """Fernet keys for rail credentials at rest; the first encrypts, all decrypt."""
+    rails: RailSettings = field(default_factory=lambda: RailSettings())
     storage: str = "sql"
     """`sql` for the configured database; `memory` runs everything in process (tests)."""
 
@@ -79,6 +136,7 @@ class Settings:
             jwt_keys=keys,
             jwt_active_kid=env.get("ROWCOL_JWT_ACTIVE_KID") or (next(iter(keys)) if keys else None),
             token_ttl=ttl,
+            rails=RailSettings.from_env(env),
             secret_keys=tuple(
                 k.strip() for k in env.get("ROWCOL_SECRET_KEYS", "").split(",") if k.strip()
             ),
@@ -144,6 +202,103 @@ def _credential_store(settings: Settings, uow_factory: UnitOfWorkFactory) -> Cre
     return SqlCredentialStore(engine, cipher)
 
 
+@dataclass(frozen=True, slots=True)
+class RailSet:
+    """The rail adapters wired from settings; a rail without credentials is None."""
+
+    ledger: Ledger | None = None
+    bank: BankVerifier | None = None
+    notifier: Notifier | None = None
+    verifiers: Mapping[Rail, WebhookVerifier] = field(default_factory=dict)
+
+
+def _rails(
+    settings: Settings,
+    clock: Clock,
+    credentials: CredentialStore,
+    monitor: RailHealthMonitor,
+) -> RailSet:
+    rails = settings.rails
+    ledger: Ledger | None = None
+    bank: BankVerifier | None = None
+    notifier: Notifier | None = None
+    verifiers: dict[Rail, WebhookVerifier] = {}
+    if rails.plaid_client_id and rails.plaid_secret:
+        from rowcol.adapters.plaid import PlaidBankVerifier, PlaidWebhookVerifier, plaid_caller
+
+        base, client, secret = rails.plaid_base_url, rails.plaid_client_id, rails.plaid_secret
+        bank = PlaidBankVerifier(
+            base_url=base,
+            client_id=client,
+            secret=secret,
+            credentials=credentials,
+            clock=clock,
+            caller=plaid_caller(monitor),
+        )
+        verifiers[Rail.PLAID] = PlaidWebhookVerifier(
+            base_url=base,
+            client_id=client,
+            secret=secret,
+            clock=clock,
+            caller=plaid_caller(monitor),
+        )
+    if rails.sendgrid_api_key:
+        from rowcol.adapters.sendgrid import (
+            SendGridNotifier,
+            SendGridWebhookVerifier,
+            sendgrid_caller,
+        )
+
+        notifier = SendGridNotifier(
+            api_key=rails.sendgrid_api_key,
+            from_email=rails.sendgrid_from,
+            base_url=rails.sendgrid_base_url,
+            caller=sendgrid_caller(monitor),
+            clock=clock,
+        )
+        if rails.sendgrid_webhook_public_key:
+            verifiers[Rail.SENDGRID] = SendGridWebhookVerifier(
+                public_key=rails.sendgrid_webhook_public_key, clock=clock
+            )
+    if rails.qbo_client_id and rails.qbo_client_secret:
+        from rowcol.adapters.qbo import QBO_RATE_LIMIT, QboLedger, QboOAuthConfig
+        from rowcol.adapters.railkit.resilience import RailCaller
+
+        ledger = QboLedger(
+            api_base_url=rails.qbo_base_url,
+            oauth=QboOAuthConfig(
+                client_id=rails.qbo_client_id,
+                client_secret=rails.qbo_client_secret,
+                redirect_uri=rails.qbo_redirect_uri,
+                discovery_url=rails.qbo_discovery_url,
+            ),
+            credentials=credentials,
+            clock=clock,
+            caller=RailCaller("qbo", monitor=monitor, rate_limit=QBO_RATE_LIMIT),
+        )
+    if rails.qbo_webhook_token:
+        from rowcol.adapters.qbo import QboWebhookVerifier
+
+        verifiers[Rail.QBO] = QboWebhookVerifier(rails.qbo_webhook_token, clock=clock)
+    return RailSet(ledger=ledger, bank=bank, notifier=notifier, verifiers=verifiers)
+
+
+def _sync_handler(sync: SmartSync, uow: UnitOfWorkFactory, rail: Rail) -> WebhookHandler:
+    """A webhook names the rail's account; sync the businesses connected through it."""
+
+    async def handle(event: StoredWebhook) -> None:
+        if not event.account:
+            return
+        async with uow() as unit:
+            connections = await unit.connections.find_by_account(rail, event.account)
+        for connection in connections:
+            result = await sync.sync_rail(connection)
+            if not result.ok:
+                raise RuntimeError(result.error or "sync failed")
+
+    return handle
+
+
 def _sql_uow_factory(url: str) -> UnitOfWorkFactory:
     from rowcol.adapters.sql.engine import make_engine
     from rowcol.adapters.sql.repository import SqlUnitOfWorkFactory
@@ -175,14 +330,29 @@ class Container(containers.DeclarativeContainer):
     records = providers.Singleton(ClientRecordsService, uow_factory, clock)
     monitor = providers.Singleton(RailHealthMonitor, clock)
     rail_health = providers.Singleton(RailHealthService, uow_factory, monitor)
-    webhook_verifiers = providers.Dict()
-    webhook_handlers = providers.Dict()
-    webhooks = providers.Singleton(
-        WebhookService, uow_factory, clock, webhook_verifiers, webhook_handlers
+    rails = providers.Singleton(_rails, settings, clock, credentials, monitor)
+    sync = providers.Singleton(
+        SmartSync,
+        uow_factory,
+        clock,
+        ledger=providers.Callable(lambda r: r.ledger, rails),
+        bank=providers.Callable(lambda r: r.bank, rails),
     )
-    ledger: providers.Provider[Ledger | None] = providers.Object(None)
-    bank: providers.Provider[BankVerifier | None] = providers.Object(None)
-    sync = providers.Singleton(SmartSync, uow_factory, clock, ledger=ledger, bank=bank)
+    webhook_handlers = providers.Callable(
+        lambda sync, uow: {
+            Rail.PLAID: _sync_handler(sync, uow, Rail.PLAID),
+            Rail.QBO: _sync_handler(sync, uow, Rail.QBO),
+        },
+        sync,
+        uow_factory,
+    )
+    webhooks = providers.Singleton(
+        WebhookService,
+        uow_factory,
+        clock,
+        providers.Callable(lambda r: r.verifiers, rails),
+        webhook_handlers,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +373,7 @@ class Services:
     sync: SmartSync
     credentials: CredentialStore
     monitor: RailHealthMonitor
+    rails: RailSet
 
     async def aclose(self) -> None:
         close = getattr(self.uow_factory, "aclose", None)
@@ -236,6 +407,7 @@ def build(
         sync=container.sync(),
         credentials=container.credentials(),
         monitor=container.monitor(),
+        rails=container.rails(),
     )
 
 

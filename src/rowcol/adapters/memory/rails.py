@@ -52,6 +52,8 @@ class MemoryLedger(Ledger):
     def _books(self, business_id: BusinessId) -> LedgerBooks:
         if self.unavailable:
             raise Unavailable("ledger is down")
+        if business_id not in self.books:
+            raise Unavailable(f"business {business_id} has no QBO connection")
         return self.books[business_id]
 
     async def list_vendors(self, business_id: BusinessId) -> Sequence[Vendor]:

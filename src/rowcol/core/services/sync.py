@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from rowcol.core.domain.connections import ConnectionStatus, RailConnection, SyncCursor
@@ -28,6 +28,7 @@ T = TypeVar("T")
 
 SYNCED_RAILS = (Rail.QBO, Rail.PLAID)
 LEDGER_STREAM = "ledger"
+LEDGER_OVERLAP = timedelta(minutes=2)
 TRANSACTIONS_STREAM = "transactions"
 _MAX_PAGES = 10_000
 
@@ -141,10 +142,12 @@ class SmartSync:
             await uow.bank_accounts.upsert(accounts)
             await uow.bills.upsert(bills)
             await uow.invoices.upsert(invoices)
-            # The next pull starts where this one started: changes made while it ran
-            # are fetched again rather than missed.
+            # The next pull starts a little before this one started: changes made while
+            # it ran, stamped in whole seconds or by a clock a little off ours, are
+            # fetched again rather than missed (upserts make the overlap harmless).
+            since_next = started - LEDGER_OVERLAP
             await uow.cursors.set(
-                SyncCursor(business_id, Rail.QBO, LEDGER_STREAM, started.isoformat(), started)
+                SyncCursor(business_id, Rail.QBO, LEDGER_STREAM, since_next.isoformat(), started)
             )
             await self._mark_ok(uow, business_id, Rail.QBO)
             await uow.commit()
