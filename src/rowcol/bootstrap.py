@@ -48,6 +48,10 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names it."""
 
 
+def system_clock() -> Clock:
+    return SystemClock()
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("rowcol", appauthor=False))
 

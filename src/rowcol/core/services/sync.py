@@ -67,6 +67,8 @@ class SmartSync:
             if await uow.businesses.get(business_id) is None:
                 raise NotFound(f"business {business_id} not found")
             existing = await uow.connections.get(business_id, rail)
+            if existing is not None and existing.account == account:
+                return existing
             connection = RailConnection(
                 business_id,
                 rail,

@@ -1,61 +1,117 @@
-"""`rowcol demo`: seed the deterministic demo firm and mint a token per role."""
+"""`rowcol demo`: a deterministic demo firm whose books and bank data arrive the way a real
+firm's do, by syncing from the rails (here, their local simulators)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
-from rowcol.bootstrap import Settings, build
+from rowcol.bootstrap import RailSettings, Services, Settings, build, system_clock
 from rowcol.core.domain.errors import Conflict
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Role
 from rowcol.core.services.scope import record
-from rowcol.demodata.generator import DemoFirm, generate_firm
+from rowcol.demodata.generator import BusinessData, DemoFirm, generate_firm
 from rowcol.demodata.seed import seed_firm
+from rowcol.simulators.rig import SimulatorRig
+from rowcol.simulators.server import BackgroundServer
 
 _ROLE_ORDER = (Role.FIRM_ADMIN, Role.CONTROLLER, Role.BOOKKEEPER, Role.ADVISOR)
 
 
-async def seed_demo(settings: Settings, *, clients: int, seed: int) -> list[tuple[str, str, str]]:
+def demo_firm(settings: Settings, *, clients: int, seed: int) -> DemoFirm:
+    return generate_firm(clients=clients, seed=seed, today=system_clock().today())
+
+
+def start_simulators(firm: DemoFirm, port: int) -> tuple[SimulatorRig, BackgroundServer]:
+    rig = SimulatorRig(firm)
+    server = BackgroundServer(rig.hub(), port=port)
+    server.start()
+    return rig, server
+
+
+def with_rails(settings: Settings, rig: SimulatorRig, base_url: str) -> Settings:
+    return dataclasses.replace(settings, rails=RailSettings.from_env(rig.environment(base_url)))
+
+
+async def seed_demo(settings: Settings, rig: SimulatorRig) -> list[tuple[str, str, str]]:
+    """Seeds the firm's people and clients, connects every client to its rails, syncs
+    them, and returns a login token per role of the lead advisor."""
+    firm = rig.firm
     services = build(settings)
     try:
-        firm = generate_firm(clients=clients, seed=seed, today=services.clock.today())
-        with click.progressbar(length=len(firm.businesses), label="Seeding demo clients") as bar:
-            try:
-                await seed_firm(
-                    services.uow_factory,
-                    firm,
-                    progress=lambda done, _total: bar.update(done - bar.pos),
-                )
-            except Conflict:
-                click.echo(" demo firm already seeded; serving what is stored")
-            else:
-                async with services.uow_factory() as uow:
-                    await record(
-                        uow,
-                        services.clock,
-                        SYSTEM_ACTOR,
-                        "demo.seeded",
-                        f"firm:{firm.firm.firm_id}",
-                        after={"clients": clients, "seed": seed},
-                    )
-                    await uow.commit()
-        return await _tokens(settings, firm)
+        await _seed_tenancy(services, firm)
+        connections = list(rig.connections())
+        for connection in connections:
+            await services.credentials.save(
+                connection.business_id, connection.rail, connection.secrets
+            )
+            await services.sync.connect(
+                connection.business_id, connection.rail, account=connection.account
+            )
+        failures = 0
+        with click.progressbar(
+            firm.businesses,
+            label="Syncing clients from QBO and Plaid",
+            item_show_func=lambda b: b.name if b else "",
+        ) as bar:
+            for business in bar:
+                for result in await services.sync.sync_business(business.business_id):
+                    if not result.ok:
+                        failures += 1
+                        click.echo(
+                            f"\n  {business.business_id} {result.rail.value}: {result.error}",
+                            err=True,
+                        )
+        if failures:
+            click.echo(f"{failures} rail pull(s) failed; see above", err=True)
+        return await _tokens(services, firm)
     finally:
         await services.aclose()
 
 
-async def _tokens(settings: Settings, firm: DemoFirm) -> list[tuple[str, str, str]]:
-    services = build(settings)
-    try:
-        lead = firm.advisors[0].advisor_id
-        chosen = sorted(
-            (u for u in firm.users if u.advisor_id == lead and u.role in _ROLE_ORDER),
-            key=lambda u: _ROLE_ORDER.index(u.role),
+async def _seed_tenancy(services: Services, firm: DemoFirm) -> None:
+    # Records come from the rails; only what RowCol itself owns (reserves) is seeded.
+    own = tuple(
+        BusinessData(
+            business_id=d.business_id,
+            vendors=(),
+            customers=(),
+            bills=(),
+            invoices=(),
+            bank_accounts=(),
+            bank_transactions=(),
+            balances=(),
+            reserves=d.reserves,
         )
-        out: list[tuple[str, str, str]] = []
-        for user in chosen:
-            actor = await services.advisors.actor_for_user(user.user_id)
-            token = services.tokens.issue(actor, ttl=settings.token_ttl)
-            out.append((f"{user.role.value}: {user.name} <{user.email}>", user.advisor_id, token))
-        return out
-    finally:
-        await services.aclose()
+        for d in firm.records
+    )
+    try:
+        await seed_firm(services.uow_factory, dataclasses.replace(firm, records=own))
+    except Conflict:
+        click.echo("demo firm already seeded; syncing it again from the rails")
+        return
+    async with services.uow_factory() as uow:
+        await record(
+            uow,
+            services.clock,
+            SYSTEM_ACTOR,
+            "demo.seeded",
+            f"firm:{firm.firm.firm_id}",
+            after={"clients": len(firm.businesses)},
+        )
+        await uow.commit()
+
+
+async def _tokens(services: Services, firm: DemoFirm) -> list[tuple[str, str, str]]:
+    lead = firm.advisors[0].advisor_id
+    chosen = sorted(
+        (u for u in firm.users if u.advisor_id == lead and u.role in _ROLE_ORDER),
+        key=lambda u: _ROLE_ORDER.index(u.role),
+    )
+    out: list[tuple[str, str, str]] = []
+    for user in chosen:
+        actor = await services.advisors.actor_for_user(user.user_id)
+        token = services.tokens.issue(actor, ttl=services.settings.token_ttl)
+        out.append((f"{user.role.value}: {user.name} <{user.email}>", user.advisor_id, token))
+    return out

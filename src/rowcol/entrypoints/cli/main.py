@@ -406,25 +406,57 @@ def serve(host: str, port: int) -> None:
 @cli.command()
 @click.option("--clients", default=50, show_default=True, type=click.IntRange(1, 5000))
 @click.option("--seed", default=7, show_default=True, type=int)
-@click.option("--no-serve", is_flag=True, help="Only seed the database, then exit.")
+@click.option("--no-serve", is_flag=True, help="Only seed and sync the database, then exit.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65534))
 def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
-    """Seed a deterministic demo firm and serve it, printing a login token per role."""
-    from rowcol.entrypoints.cli.demo import seed_demo
+    """Seed a deterministic demo firm, sync every client from the simulated rails
+    (served on PORT+1), and serve RowCol, printing a login token per role."""
+    from rowcol.entrypoints.cli.demo import demo_firm, seed_demo, start_simulators, with_rails
 
     settings = _settings()
     _prepare_database(settings, always=True)
-    tokens = _run(seed_demo(settings, clients=clients, seed=seed))
-    base = f"http://{host}:{port}"
-    click.echo(f"\nRowCol demo: {base}/   (API reference: {base}/docs)")
-    for label, advisor_id, value in tokens:
-        click.echo(f"\n  {label} ({advisor_id}):\n    {value}")
-    click.echo(
-        f"\nTry:  curl -H 'Authorization: Bearer <token>' {base}/advisor/<advisor_id>/clients\n"
-    )
-    if not no_serve:
-        _serve(settings, host, port)
+    firm = demo_firm(settings, clients=clients, seed=seed)
+    rig, simulators = start_simulators(firm, port + 1)
+    try:
+        settings = with_rails(settings, rig, simulators.url)
+        tokens = _run(seed_demo(settings, rig))
+        base = f"http://{host}:{port}"
+        click.echo(f"\nRowCol demo: {base}/   (API reference: {base}/docs)")
+        click.echo(f"Simulated rails: {simulators.url}/{{qbo,plaid,sendgrid}}")
+        for label, advisor_id, value in tokens:
+            click.echo(f"\n  {label} ({advisor_id}):\n    {value}")
+        click.echo(
+            f"\nTry:  curl -H 'Authorization: Bearer <token>' {base}/advisor/<advisor_id>/clients\n"
+        )
+        if not no_serve:
+            _serve(settings, host, port)
+    finally:
+        simulators.stop()
+
+
+@cli.command()
+@click.option("--clients", default=50, show_default=True, type=click.IntRange(1, 5000))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
+def simulate(clients: int, seed: int, host: str, port: int) -> None:
+    """Serve every rail simulator (QBO, Plaid, SendGrid) seeded from the demo firm.
+
+    Faults on demand: POST /_sim/faults {"kind": "rate_limit"|"server_error"|"latency"|
+    "drop"|"drop_before"|"expired_token", "path": REGEX, "times": N}; DELETE clears them.
+    """
+    import uvicorn
+
+    from rowcol.entrypoints.cli.demo import demo_firm
+    from rowcol.simulators.rig import SimulatorRig
+
+    rig = SimulatorRig(demo_firm(_settings(), clients=clients, seed=seed))
+    click.echo(f"simulators on http://{host}:{port}/{{qbo,plaid,sendgrid}}  (Ctrl+C to stop)")
+    click.echo("point RowCol at them with:")
+    for name, value in rig.environment(f"http://{host}:{port}").items():
+        click.echo(f"  export {name}={value}")
+    uvicorn.run(rig.hub(), host=host, port=port, log_level="warning")
 
 
 def _prepare_database(settings: Settings, *, always: bool = False) -> None:

@@ -1,0 +1,86 @@
+"""Every simulator seeded from one demo firm, behind one hub, with what RowCol needs to
+connect to them: rail settings and each business's credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from rowcol.core.domain.ids import BusinessId, Rail
+from rowcol.demodata.generator import DemoFirm
+from rowcol.simulators import plaid, qbo, sendgrid
+from rowcol.simulators.faults import FaultPlan
+from rowcol.simulators.hub import SimulatorHub
+
+
+@dataclass
+class Connection:
+    business_id: BusinessId
+    rail: Rail
+    account: str
+    secrets: dict[str, str]
+
+
+@dataclass
+class SimulatorRig:
+    firm: DemoFirm
+    plan: FaultPlan = field(default_factory=FaultPlan)
+    qbo: qbo.State = field(init=False)
+    plaid: plaid.PlaidState = field(init=False)
+    sendgrid: sendgrid.SendGridState = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.qbo = qbo.seed_from_demo(self.firm)
+        self.plaid = plaid.seed_from_demo(self.firm)
+        self.sendgrid = sendgrid.seed_from_demo(self.firm)
+
+    def hub(self) -> SimulatorHub:
+        apps: dict[str, Any] = {
+            "qbo": qbo.create_app(self.qbo, self.plan),
+            "plaid": plaid.create_app(self.plaid, self.plan),
+            "sendgrid": sendgrid.create_app(self.sendgrid, self.plan),
+        }
+        return SimulatorHub(apps, self.plan)
+
+    def environment(self, base_url: str) -> dict[str, str]:
+        """The ROWCOL_* settings that point RowCol at this rig served at `base_url`."""
+        return {
+            "ROWCOL_QBO_BASE_URL": f"{base_url}/qbo",
+            "ROWCOL_QBO_DISCOVERY_URL": f"{base_url}/qbo/.well-known/openid_configuration",
+            "ROWCOL_QBO_CLIENT_ID": self.qbo.client_id,
+            "ROWCOL_QBO_CLIENT_SECRET": self.qbo.client_secret,
+            "ROWCOL_QBO_WEBHOOK_TOKEN": self.qbo.verifier_token,
+            "ROWCOL_PLAID_BASE_URL": f"{base_url}/plaid",
+            "ROWCOL_PLAID_CLIENT_ID": plaid.CLIENT_ID,
+            "ROWCOL_PLAID_SECRET": plaid.SECRET,
+            "ROWCOL_SENDGRID_BASE_URL": f"{base_url}/sendgrid",
+            "ROWCOL_SENDGRID_API_KEY": sendgrid.DEFAULT_API_KEY,
+            "ROWCOL_SENDGRID_WEBHOOK_PUBLIC_KEY": self.sendgrid.public_key,
+        }
+
+    def connections(self) -> Iterator[Connection]:
+        """For every business: a QBO company (tokens minted without the browser) and a
+        Plaid item."""
+        for business in self.firm.businesses:
+            biz = business.business_id
+            grant = self.qbo.connect(biz)
+            yield Connection(
+                biz,
+                Rail.QBO,
+                grant.realm_id,
+                {
+                    "realm_id": grant.realm_id,
+                    "access_token": grant.access_token,
+                    "refresh_token": grant.refresh_token,
+                    "access_expires_at": grant.access_expires_at.isoformat(),
+                    "refresh_expires_at": grant.refresh_expires_at.isoformat(),
+                },
+            )
+            item = plaid.item_id_for(biz)
+            yield Connection(
+                biz,
+                Rail.PLAID,
+                item,
+                {"access_token": plaid.access_token_for(biz), "item_id": item},
+            )

@@ -1,0 +1,63 @@
+"""`rowcol demo` seeds a firm and syncs every client from the simulated rails."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from rowcol.entrypoints.cli.main import cli
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_the_demo_syncs_every_client_from_the_rails_and_prints_a_token_per_role(
+    tmp_path: Path,
+) -> None:
+    env = {"ROWCOL_DATA_DIR": str(tmp_path), "ROWCOL_DATABASE_URL": ""}
+    runner = CliRunner()
+    args = ["demo", "--clients", "3", "--no-serve", "--port", str(free_port())]
+    first = runner.invoke(cli, args, env=env, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    for role in ("firm_admin", "controller", "bookkeeper", "advisor"):
+        assert f"  {role}: " in first.output
+    db = sqlite3.connect(tmp_path / "rowcol.db")
+    bills = db.execute("select count(*) from bills").fetchone()[0]
+    transactions = db.execute("select count(*) from bank_transactions").fetchone()[0]
+    statuses = db.execute("select rail, status from rail_connections").fetchall()
+    assert bills > 0
+    assert transactions > 0
+    assert sorted(statuses) == sorted([("plaid", "ok"), ("qbo", "ok")] * 3)
+
+    again = runner.invoke(cli, args, env=env, catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    assert "already seeded" in again.output
+    assert db.execute("select count(*) from bills").fetchone()[0] == bills
+    assert db.execute("select count(*) from bank_transactions").fetchone()[0] == transactions
+
+    verify = runner.invoke(cli, ["audit", "verify"], env=env)
+    assert verify.exit_code == 0
+
+    health = runner.invoke(cli, ["rails", "health", "--advisor", "adv-1"], env=env)
+    assert health.exit_code == 0
+    assert "qbo" in health.output
+    assert "ok" in health.output
+
+
+def test_sync_needs_exactly_one_target(tmp_path: Path) -> None:
+    env = {"ROWCOL_DATA_DIR": str(tmp_path), "ROWCOL_DATABASE_URL": ""}
+    runner = CliRunner()
+    runner.invoke(cli, ["db", "upgrade"], env=env)
+    both = runner.invoke(cli, ["sync", "--all", "--business", "x"], env=env)
+    assert both.exit_code == 2
+    assert "exactly one" in both.output
+    none = runner.invoke(cli, ["sync", "--all"], env=env)
+    assert none.exit_code == 0
+    assert "no business" in none.output
