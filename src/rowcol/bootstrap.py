@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,13 @@ from rowcol.ports.clock import Clock
 from rowcol.ports.credentials import CredentialStore
 from rowcol.ports.ledger import Ledger
 from rowcol.ports.notifier import Notifier
+from rowcol.ports.payment_rail import PaymentRail
+from rowcol.ports.plugins import (
+    ENTRY_POINT_GROUP,
+    RailPlugin,
+    RailPluginContext,
+    RailPluginFactory,
+)
 from rowcol.ports.repository import UnitOfWorkFactory
 from rowcol.ports.tokens import TokenCodec
 from rowcol.ports.webhooks import WebhookVerifier
@@ -76,6 +84,8 @@ class RailSettings:
     qbo_webhook_token: str | None = None
     qbo_redirect_uri: str = "http://127.0.0.1:8000/connect/qbo/callback"
     ramp_base_url: str = "https://api.ramp.com"
+    ramp_enabled: bool = False
+    """Ramp has no firm-level credentials; it is wired when its base URL is configured."""
     stripe_base_url: str = "https://api.stripe.com"
     stripe_webhook_secrets: tuple[str, ...] = ()
 
@@ -101,6 +111,7 @@ class RailSettings:
             qbo_webhook_token=get("QBO_WEBHOOK_TOKEN", None),
             qbo_redirect_uri=get("QBO_REDIRECT_URI", defaults.qbo_redirect_uri) or "",
             ramp_base_url=get("RAMP_BASE_URL", defaults.ramp_base_url) or "",
+            ramp_enabled=bool(env.get("ROWCOL_RAMP_BASE_URL")),
             stripe_base_url=get("STRIPE_BASE_URL", defaults.stripe_base_url) or "",
             stripe_webhook_secrets=tuple(
                 x for x in (get("STRIPE_WEBHOOK_SECRETS", "") or "").split(",") if x
@@ -212,6 +223,7 @@ class RailSet:
 
     ledger: Ledger | None = None
     bank: BankVerifier | None = None
+    payments: PaymentRail | None = None
     notifier: Notifier | None = None
     verifiers: Mapping[Rail, WebhookVerifier] = field(default_factory=dict)
 
@@ -221,10 +233,12 @@ def _rails(
     clock: Clock,
     credentials: CredentialStore,
     monitor: RailHealthMonitor,
+    uow: UnitOfWorkFactory,
 ) -> RailSet:
     rails = settings.rails
     ledger: Ledger | None = None
     bank: BankVerifier | None = None
+    payments: PaymentRail | None = None
     notifier: Notifier | None = None
     verifiers: dict[Rail, WebhookVerifier] = {}
     if rails.plaid_client_id and rails.plaid_secret:
@@ -284,7 +298,64 @@ def _rails(
         from rowcol.adapters.qbo import QboWebhookVerifier
 
         verifiers[Rail.QBO] = QboWebhookVerifier(rails.qbo_webhook_token, clock=clock)
-    return RailSet(ledger=ledger, bank=bank, notifier=notifier, verifiers=verifiers)
+    if rails.ramp_enabled:
+        from rowcol.adapters.ramp import RampPaymentRail, RampWebhookVerifier, ramp_caller
+
+        payments = RampPaymentRail(
+            base_url=rails.ramp_base_url,
+            credentials=credentials,
+            clock=clock,
+            caller=ramp_caller(monitor),
+        )
+
+        async def ramp_secrets(ramp_business: str | None) -> list[str]:
+            # Each subscription has its own secret, kept with the business's credentials.
+            if not ramp_business:
+                return []
+            async with uow() as unit:
+                found = await unit.connections.find_by_account(Rail.RAMP, ramp_business)
+            out = []
+            for connection in found:
+                stored = await credentials.load(connection.business_id, Rail.RAMP)
+                if stored and stored.get("webhook_secret"):
+                    out.append(stored["webhook_secret"])
+            return out
+
+        verifiers[Rail.RAMP] = RampWebhookVerifier(secrets=ramp_secrets, clock=clock)
+    found = RailSet(
+        ledger=ledger, bank=bank, payments=payments, notifier=notifier, verifiers=verifiers
+    )
+    context = RailPluginContext(os.environ, clock, credentials, monitor)
+    return with_plugins(found, load_rail_plugins(context))
+
+
+def load_rail_plugins(context: RailPluginContext) -> list[RailPlugin]:
+    """Rails from other distributions, through the `rowcol.rails` entry point group."""
+    plugins = []
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            factory: RailPluginFactory = entry.load()
+            plugin = factory(context)
+        except Exception as exc:
+            raise SettingsError(f"rail plugin {entry.name!r} failed to load: {exc}") from exc
+        if plugin is not None:
+            plugins.append(plugin)
+    return plugins
+
+
+def with_plugins(rails: RailSet, plugins: list[RailPlugin]) -> RailSet:
+    """A plugin fills a port no built-in rail fills; the first plugin (by name) wins."""
+    verifiers = dict(rails.verifiers)
+    for plugin in plugins:
+        if plugin.webhooks is not None and plugin.webhooks.rail not in verifiers:
+            verifiers[plugin.webhooks.rail] = plugin.webhooks
+    return RailSet(
+        ledger=rails.ledger or next((p.ledger for p in plugins if p.ledger), None),
+        bank=rails.bank or next((p.bank for p in plugins if p.bank), None),
+        payments=rails.payments or next((p.payments for p in plugins if p.payments), None),
+        notifier=rails.notifier or next((p.notifier for p in plugins if p.notifier), None),
+        verifiers=verifiers,
+    )
 
 
 def _sync_handler(sync: SmartSync, uow: UnitOfWorkFactory, rail: Rail) -> WebhookHandler:
@@ -334,7 +405,7 @@ class Container(containers.DeclarativeContainer):
     records = providers.Singleton(ClientRecordsService, uow_factory, clock)
     monitor = providers.Singleton(RailHealthMonitor, clock)
     rail_health = providers.Singleton(RailHealthService, uow_factory, monitor)
-    rails = providers.Singleton(_rails, settings, clock, credentials, monitor)
+    rails = providers.Singleton(_rails, settings, clock, credentials, monitor, uow_factory)
     sync = providers.Singleton(
         SmartSync,
         uow_factory,

@@ -89,7 +89,10 @@ class MemoryPaymentRail(PaymentRail):
     """Keyed by RowCol's reference, as Ramp's copy of a bill is; set `lose_next_answer`
     to make the next submission take effect but answer OutcomeUnknown."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.vendors: dict[str, set[str]] = {}
+        """Connected businesses and the vendors Ramp knows for each (see `connect`)."""
         self.payments: dict[tuple[str, str], RailPayment] = {}
         self.requests: list[PaymentRequest] = []
         self.lose_next_answer = False
@@ -97,9 +100,21 @@ class MemoryPaymentRail(PaymentRail):
         self.reject_references: set[str] = set()
         self._ids = itertools.count(1)
 
-    async def submit_payment(self, request: PaymentRequest) -> RailPayment:
+    def connect(self, business_id: BusinessId, vendor_ids: Iterable[str]) -> None:
+        self.vendors[business_id] = set(vendor_ids)
+
+    def _check(self, business_id: BusinessId) -> None:
         if self.unavailable:
             raise Unavailable("payment rail is down")
+        if business_id not in self.vendors:
+            raise Unavailable(f"business {business_id} has no Ramp connection")
+
+    async def submit_payment(self, request: PaymentRequest) -> RailPayment:
+        self._check(request.business_id)
+        if request.vendor_id not in self.vendors[request.business_id]:
+            raise Rejected(f"vendor {request.vendor_id} is not set up in Ramp")
+        if request.pay_on < self._clock.today():
+            raise Rejected(f"arrival date {request.pay_on} has passed")
         if request.reference in self.reject_references:
             raise Rejected(f"payment {request.reference} refused")
         key = (request.business_id, request.reference)
@@ -119,13 +134,11 @@ class MemoryPaymentRail(PaymentRail):
         return payment
 
     async def find_payment(self, business_id: BusinessId, reference: str) -> RailPayment | None:
-        if self.unavailable:
-            raise Unavailable("payment rail is down")
+        self._check(business_id)
         return self.payments.get((business_id, reference))
 
     async def payment_status(self, business_id: BusinessId, rail_payment_id: str) -> RailPayment:
-        if self.unavailable:
-            raise Unavailable("payment rail is down")
+        self._check(business_id)
         for (biz, _), payment in self.payments.items():
             if biz == business_id and payment.rail_payment_id == rail_payment_id:
                 return payment
