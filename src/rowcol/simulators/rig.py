@@ -9,7 +9,7 @@ from typing import Any
 
 from rowcol.core.domain.ids import BusinessId, Rail
 from rowcol.demodata.generator import DemoFirm
-from rowcol.simulators import plaid, qbo, sendgrid
+from rowcol.simulators import plaid, qbo, ramp, sendgrid
 from rowcol.simulators.faults import FaultPlan
 from rowcol.simulators.hub import SimulatorHub
 
@@ -29,17 +29,20 @@ class SimulatorRig:
     qbo: qbo.State = field(init=False)
     plaid: plaid.PlaidState = field(init=False)
     sendgrid: sendgrid.SendGridState = field(init=False)
+    ramp: ramp.RampState = field(init=False)
 
     def __post_init__(self) -> None:
         self.qbo = qbo.seed_from_demo(self.firm)
         self.plaid = plaid.seed_from_demo(self.firm)
         self.sendgrid = sendgrid.seed_from_demo(self.firm)
+        self.ramp = ramp.seed_from_demo(self.firm)
 
     def hub(self) -> SimulatorHub:
         apps: dict[str, Any] = {
             "qbo": qbo.create_app(self.qbo, self.plan),
             "plaid": plaid.create_app(self.plaid, self.plan),
             "sendgrid": sendgrid.create_app(self.sendgrid, self.plan),
+            "ramp": ramp.create_app(self.ramp, self.plan),
         }
         return SimulatorHub(apps, self.plan)
 
@@ -57,11 +60,12 @@ class SimulatorRig:
             "ROWCOL_SENDGRID_BASE_URL": f"{base_url}/sendgrid",
             "ROWCOL_SENDGRID_API_KEY": sendgrid.DEFAULT_API_KEY,
             "ROWCOL_SENDGRID_WEBHOOK_PUBLIC_KEY": self.sendgrid.public_key,
+            "ROWCOL_RAMP_BASE_URL": f"{base_url}/ramp",
         }
 
     def connections(self) -> Iterator[Connection]:
-        """For every business: a QBO company (tokens minted without the browser) and a
-        Plaid item."""
+        """For every business: a QBO company (tokens minted without the browser), a Plaid
+        item and a Ramp business."""
         for business in self.firm.businesses:
             biz = business.business_id
             grant = self.qbo.connect(biz)
@@ -83,4 +87,13 @@ class SimulatorRig:
                 Rail.PLAID,
                 item,
                 {"access_token": plaid.access_token_for(biz), "item_id": item},
+            )
+            yield Connection(
+                biz,
+                Rail.RAMP,
+                ramp.ramp_business_id(biz),
+                {
+                    "client_id": ramp.client_id_for(biz),
+                    "client_secret": ramp.client_secret_for(biz),
+                },
             )
