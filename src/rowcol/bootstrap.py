@@ -35,6 +35,7 @@ from rowcol.core.services.features import FeatureService
 from rowcol.core.services.rail_health import RailHealthService
 from rowcol.core.services.sync import SmartSync
 from rowcol.core.services.webhooks import WebhookHandler, WebhookService
+from rowcol.ports.ar_source import ARSource
 from rowcol.ports.bank_verifier import BankVerifier
 from rowcol.ports.clock import Clock
 from rowcol.ports.credentials import CredentialStore
@@ -87,6 +88,8 @@ class RailSettings:
     ramp_enabled: bool = False
     """Ramp has no firm-level credentials; it is wired when its base URL is configured."""
     stripe_base_url: str = "https://api.stripe.com"
+    stripe_enabled: bool = False
+    """Stripe keys are per business; it is wired when its base URL is configured."""
     stripe_webhook_secrets: tuple[str, ...] = ()
 
     @classmethod
@@ -113,6 +116,7 @@ class RailSettings:
             ramp_base_url=get("RAMP_BASE_URL", defaults.ramp_base_url) or "",
             ramp_enabled=bool(env.get("ROWCOL_RAMP_BASE_URL")),
             stripe_base_url=get("STRIPE_BASE_URL", defaults.stripe_base_url) or "",
+            stripe_enabled=bool(env.get("ROWCOL_STRIPE_BASE_URL")),
             stripe_webhook_secrets=tuple(
                 x for x in (get("STRIPE_WEBHOOK_SECRETS", "") or "").split(",") if x
             ),
@@ -224,6 +228,7 @@ class RailSet:
     ledger: Ledger | None = None
     bank: BankVerifier | None = None
     payments: PaymentRail | None = None
+    receivables: ARSource | None = None
     notifier: Notifier | None = None
     verifiers: Mapping[Rail, WebhookVerifier] = field(default_factory=dict)
 
@@ -239,6 +244,7 @@ def _rails(
     ledger: Ledger | None = None
     bank: BankVerifier | None = None
     payments: PaymentRail | None = None
+    receivables: ARSource | None = None
     notifier: Notifier | None = None
     verifiers: dict[Rail, WebhookVerifier] = {}
     if rails.plaid_client_id and rails.plaid_secret:
@@ -322,8 +328,25 @@ def _rails(
             return out
 
         verifiers[Rail.RAMP] = RampWebhookVerifier(secrets=ramp_secrets, clock=clock)
+    if rails.stripe_enabled:
+        from rowcol.adapters.stripe import StripeARSource, stripe_caller
+
+        receivables = StripeARSource(
+            base_url=rails.stripe_base_url, credentials=credentials, caller=stripe_caller(monitor)
+        )
+    if rails.stripe_webhook_secrets:
+        from rowcol.adapters.stripe import StripeWebhookVerifier
+
+        verifiers[Rail.STRIPE] = StripeWebhookVerifier(
+            secrets=list(rails.stripe_webhook_secrets), clock=clock
+        )
     found = RailSet(
-        ledger=ledger, bank=bank, payments=payments, notifier=notifier, verifiers=verifiers
+        ledger=ledger,
+        bank=bank,
+        payments=payments,
+        receivables=receivables,
+        notifier=notifier,
+        verifiers=verifiers,
     )
     context = RailPluginContext(os.environ, clock, credentials, monitor)
     return with_plugins(found, load_rail_plugins(context))
@@ -353,6 +376,8 @@ def with_plugins(rails: RailSet, plugins: list[RailPlugin]) -> RailSet:
         ledger=rails.ledger or next((p.ledger for p in plugins if p.ledger), None),
         bank=rails.bank or next((p.bank for p in plugins if p.bank), None),
         payments=rails.payments or next((p.payments for p in plugins if p.payments), None),
+        receivables=rails.receivables
+        or next((p.receivables for p in plugins if p.receivables), None),
         notifier=rails.notifier or next((p.notifier for p in plugins if p.notifier), None),
         verifiers=verifiers,
     )
@@ -461,12 +486,15 @@ def build(
     *,
     clock: Clock | None = None,
     uow_factory: UnitOfWorkFactory | None = None,
+    credentials: CredentialStore | None = None,
 ) -> Services:
     container = Container(settings=settings)
     if clock is not None:
         container.clock.override(providers.Object(clock))
     if uow_factory is not None:
         container.uow_factory.override(providers.Object(uow_factory))
+    if credentials is not None:
+        container.credentials.override(providers.Object(credentials))
     return Services(
         settings=settings,
         clock=container.clock(),

@@ -78,7 +78,11 @@ async def test_a_business_syncs_from_plaid_and_a_webhook_brings_new_transactions
             item_id_for(business),
             SimTransaction("txn-new-1", account, Decimal("1234.56"), date(2026, 11, 2), "Rent"),
         )
-        with BackgroundServer(create_app(services)) as rowcol:
+        # The served app runs on its own event loop, so it gets its own adapters.
+        served = build(
+            settings, clock=SystemClock(), uow_factory=uow_factory, credentials=services.credentials
+        )
+        with BackgroundServer(create_app(served)) as rowcol:
             statuses = await deliver_webhooks(state, f"{rowcol.url}/webhooks/plaid", duplicate=True)
             assert statuses and all(s == 200 for s in statuses)
             for _ in range(100):

@@ -76,7 +76,11 @@ async def test_a_business_syncs_its_books_and_a_webhook_brings_a_paid_bill(
         qbo_id = open_bill.bill_id.removeprefix("qbo-")
         state.change_bill(business, qbo_id, balance=0)
         state.queue_event(business, "Bill", qbo_id, "Update")
-        with BackgroundServer(create_app(services)) as rowcol:
+        # The served app runs on its own event loop, so it gets its own adapters.
+        served = build(
+            settings, clock=SystemClock(), uow_factory=uow_factory, credentials=services.credentials
+        )
+        with BackgroundServer(create_app(served)) as rowcol:
             statuses = await deliver_webhooks(state, f"{rowcol.url}/webhooks/qbo", duplicate=True)
             assert statuses and all(s == 200 for s in statuses)
             for _ in range(100):

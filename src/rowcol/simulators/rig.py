@@ -9,7 +9,7 @@ from typing import Any
 
 from rowcol.core.domain.ids import BusinessId, Rail
 from rowcol.demodata.generator import DemoFirm
-from rowcol.simulators import plaid, qbo, ramp, sendgrid
+from rowcol.simulators import plaid, qbo, ramp, sendgrid, stripe
 from rowcol.simulators.faults import FaultPlan
 from rowcol.simulators.hub import SimulatorHub
 
@@ -30,12 +30,14 @@ class SimulatorRig:
     plaid: plaid.PlaidState = field(init=False)
     sendgrid: sendgrid.SendGridState = field(init=False)
     ramp: ramp.RampState = field(init=False)
+    stripe: stripe.StripeState = field(init=False)
 
     def __post_init__(self) -> None:
         self.qbo = qbo.seed_from_demo(self.firm)
         self.plaid = plaid.seed_from_demo(self.firm)
         self.sendgrid = sendgrid.seed_from_demo(self.firm)
         self.ramp = ramp.seed_from_demo(self.firm)
+        self.stripe = stripe.seed_from_demo(self.firm)
 
     def hub(self) -> SimulatorHub:
         apps: dict[str, Any] = {
@@ -43,6 +45,7 @@ class SimulatorRig:
             "plaid": plaid.create_app(self.plaid, self.plan),
             "sendgrid": sendgrid.create_app(self.sendgrid, self.plan),
             "ramp": ramp.create_app(self.ramp, self.plan),
+            "stripe": stripe.create_app(self.stripe, self.plan),
         }
         return SimulatorHub(apps, self.plan)
 
@@ -61,11 +64,13 @@ class SimulatorRig:
             "ROWCOL_SENDGRID_API_KEY": sendgrid.DEFAULT_API_KEY,
             "ROWCOL_SENDGRID_WEBHOOK_PUBLIC_KEY": self.sendgrid.public_key,
             "ROWCOL_RAMP_BASE_URL": f"{base_url}/ramp",
+            "ROWCOL_STRIPE_BASE_URL": f"{base_url}/stripe",
+            "ROWCOL_STRIPE_WEBHOOK_SECRETS": stripe.WEBHOOK_SECRET,
         }
 
     def connections(self) -> Iterator[Connection]:
         """For every business: a QBO company (tokens minted without the browser), a Plaid
-        item and a Ramp business."""
+        item, a Ramp business and a Stripe account."""
         for business in self.firm.businesses:
             biz = business.business_id
             grant = self.qbo.connect(biz)

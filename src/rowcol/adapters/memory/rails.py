@@ -189,18 +189,30 @@ class MemoryBankVerifier(BankVerifier):
 
 
 class MemoryARSource(ARSource):
+    """A business is connected once any of its lists was set up."""
+
     def __init__(self) -> None:
         self.customers: dict[str, list[Customer]] = defaultdict(list)
         self.invoices: dict[str, list[Invoice]] = defaultdict(list)
         self.payouts: dict[str, list[Payout]] = defaultdict(list)
+        self.unavailable = False
+
+    def _check(self, business_id: BusinessId) -> None:
+        if self.unavailable:
+            raise Unavailable("receivables source is down")
+        if not any(business_id in kind for kind in (self.customers, self.invoices, self.payouts)):
+            raise Unavailable(f"business {business_id} has no Stripe connection")
 
     async def list_customers(self, business_id: BusinessId) -> Sequence[Customer]:
+        self._check(business_id)
         return list(self.customers[business_id])
 
     async def list_invoices(self, business_id: BusinessId) -> Sequence[Invoice]:
+        self._check(business_id)
         return list(self.invoices[business_id])
 
     async def list_payouts(self, business_id: BusinessId) -> Sequence[Payout]:
+        self._check(business_id)
         return list(self.payouts[business_id])
 
 

@@ -7,6 +7,7 @@ like the database's), works on a copy, and publishes the copy only on commit.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -87,11 +88,19 @@ class MemoryState:
 
 
 class MemoryStore:
-    """What the fakes persist to; shared by every unit of work made from it."""
+    """What the fakes persist to; shared by every unit of work made from it.
+
+    The lock is a thread lock taken without blocking the event loop, so units of work
+    from different event loops (a test and an app served in a thread) also serialize.
+    """
 
     def __init__(self) -> None:
         self.state = MemoryState()
-        self.lock = asyncio.Lock()
+        self.lock = threading.Lock()
+
+    async def acquire(self) -> None:
+        while not self.lock.acquire(blocking=False):  # noqa: ASYNC110  across event loops
+            await asyncio.sleep(0.001)
 
 
 class MemoryFirms(FirmRepository):
@@ -431,7 +440,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self.audit = MemoryAuditLog(state)
 
     async def __aenter__(self) -> Self:
-        await self._store.lock.acquire()
+        await self._store.acquire()
         self._bind(self._store.state.copy())
         return self
 

@@ -423,7 +423,7 @@ def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
         tokens = _run(seed_demo(settings, rig))
         base = f"http://{host}:{port}"
         click.echo(f"\nRowCol demo: {base}/   (API reference: {base}/docs)")
-        click.echo(f"Simulated rails: {simulators.url}/{{qbo,plaid,ramp,sendgrid}}")
+        click.echo(f"Simulated rails: {simulators.url}/{{qbo,plaid,ramp,stripe,sendgrid}}")
         for label, advisor_id, value in tokens:
             click.echo(f"\n  {label} ({advisor_id}):\n    {value}")
         click.echo(
@@ -441,7 +441,7 @@ def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
 def simulate(clients: int, seed: int, host: str, port: int) -> None:
-    """Serve every rail simulator (QBO, Plaid, Ramp, SendGrid) seeded from the demo firm.
+    """Serve every rail simulator (QBO, Plaid, Ramp, Stripe, SendGrid) seeded from the demo firm.
 
     Faults on demand: POST /_sim/faults {"kind": "rate_limit"|"server_error"|"latency"|
     "drop"|"drop_before"|"expired_token", "path": REGEX, "times": N}; DELETE clears them.
@@ -452,7 +452,9 @@ def simulate(clients: int, seed: int, host: str, port: int) -> None:
     from rowcol.simulators.rig import SimulatorRig
 
     rig = SimulatorRig(demo_firm(_settings(), clients=clients, seed=seed))
-    click.echo(f"simulators on http://{host}:{port}/{{qbo,plaid,ramp,sendgrid}}  (Ctrl+C to stop)")
+    click.echo(
+        f"simulators on http://{host}:{port}/{{qbo,plaid,ramp,stripe,sendgrid}}  (Ctrl+C to stop)"
+    )
     click.echo("point RowCol at them with:")
     for name, value in rig.environment(f"http://{host}:{port}").items():
         click.echo(f"  export {name}={value}")
