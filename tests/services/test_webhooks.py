@@ -120,3 +120,24 @@ def test_retries_back_off_and_are_capped(attempts: int) -> None:
 
     assert timedelta(minutes=1) <= retry_delay(attempts) <= timedelta(hours=6)
     assert retry_delay(attempts + 1) >= retry_delay(attempts)
+
+
+async def test_the_running_app_retries_failed_events_on_a_timer(tmp_path: Path) -> None:
+    import asyncio
+
+    handler = FlakyHandler(failures=1)
+    services, clock = with_webhooks(tmp_path, handler)
+    body = json.dumps([{"id": "evt-7", "type": "bills.paid"}]).encode()
+    await services.webhooks.receive("ramp", sign(body), body)
+    assert (await services.webhooks.process_due()).failed == 1
+    clock.advance(timedelta(minutes=1))
+    async with AsyncTestClient(create_app(services, inbox_interval=0.01)):
+        for _ in range(200):
+            async with services.uow_factory() as uow:
+                stored = await uow.webhooks.get(Rail.RAMP, "evt-7")
+            if stored is not None and stored.status is WebhookStatus.PROCESSED:
+                break
+            await asyncio.sleep(0.01)
+    assert stored is not None
+    assert stored.status is WebhookStatus.PROCESSED
+    assert handler.seen == ["evt-7", "evt-7"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from rowcol.entrypoints.http.errors import EXCEPTION_HANDLERS
 from rowcol.entrypoints.http.rails import RailHealthController, receive_webhook
 
 _PUBLIC = {"exclude_from_auth": True}
+log = logging.getLogger("rowcol.http")
 
 
 @get("/health", opt=_PUBLIC, tags=["service"], summary="Liveness and storage check")
@@ -63,7 +67,36 @@ async def docs(request: Request[Any, Any, Any]) -> Template:
     return Template("docs.html", context={"operations": operations, "version": __version__})
 
 
-def create_app(services: Services) -> Litestar:
+INBOX_INTERVAL_SECONDS = 30.0
+
+
+def _inbox_worker(services: Services, interval: float) -> tuple[Any, Any]:
+    """Retries webhooks whose processing failed, on a timer, for as long as the app runs."""
+    state: dict[str, asyncio.Task[None]] = {}
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await services.webhooks.process_due()
+            except Exception:
+                log.exception("processing the webhook inbox failed")
+
+    async def start() -> None:
+        state["task"] = asyncio.create_task(loop())
+
+    async def stop() -> None:
+        task = state.pop("task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return start, stop
+
+
+def create_app(services: Services, *, inbox_interval: float = INBOX_INTERVAL_SECONDS) -> Litestar:
+    start_inbox, stop_inbox = _inbox_worker(services, inbox_interval)
     auth = DefineMiddleware(
         BearerAuth,
         tokens=services.tokens,
@@ -84,7 +117,8 @@ def create_app(services: Services) -> Litestar:
         middleware=[auth],
         exception_handlers=EXCEPTION_HANDLERS,
         state=_state(services),
-        on_shutdown=[services.aclose],
+        on_startup=[start_inbox],
+        on_shutdown=[stop_inbox, services.aclose],
         template_config=TemplateConfig(
             directory=Path(__file__).parent / "templates", engine=JinjaTemplateEngine
         ),
