@@ -35,7 +35,7 @@ def test_the_demo_syncs_every_client_from_the_rails_and_prints_a_token_per_role(
     assert bills > 0
     assert transactions > 0
     assert sorted(statuses) == sorted(
-        [("plaid", "ok"), ("qbo", "ok"), ("ramp", "never_synced")] * 3
+        [("plaid", "ok"), ("qbo", "ok"), ("ramp", "never_synced"), ("stripe", "never_synced")] * 3
     )
 
     again = runner.invoke(cli, args, env=env, catch_exceptions=False)

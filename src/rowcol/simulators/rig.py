@@ -102,3 +102,9 @@ class SimulatorRig:
                     "client_secret": ramp.client_secret_for(biz),
                 },
             )
+            yield Connection(
+                biz,
+                Rail.STRIPE,
+                stripe.account_id_for(biz),
+                {"api_key": stripe.api_key_for(biz)},
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
@@ -487,4 +488,6 @@ def _redact(url: str) -> str:
 
 
 def main() -> None:
+    # Each rail request would otherwise be logged at INFO by the HTTP client.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     cli()
