@@ -63,3 +63,39 @@ def test_sync_needs_exactly_one_target(tmp_path: Path) -> None:
     none = runner.invoke(cli, ["sync", "--all"], env=env)
     assert none.exit_code == 0
     assert "no business" in none.output
+
+
+def test_rotating_the_secret_key_keeps_every_connection_working(tmp_path: Path) -> None:
+    import json
+
+    from cryptography.fernet import Fernet
+
+    env = {"ROWCOL_DATA_DIR": str(tmp_path), "ROWCOL_DATABASE_URL": ""}
+    runner = CliRunner()
+    port = str(free_port())
+    seeded = runner.invoke(cli, ["demo", "--clients", "2", "--no-serve", "--port", port], env=env)
+    assert seeded.exit_code == 0, seeded.output
+    (old,) = json.loads((tmp_path / "secret-keys.json").read_text())["keys"]
+    new = Fernet.generate_key().decode()
+
+    rotated = runner.invoke(
+        cli, ["secrets", "rotate"], env={**env, "ROWCOL_SECRET_KEYS": f"{new},{old}"}
+    )
+    assert rotated.exit_code == 0, rotated.output
+    assert "8 credential(s) re-encrypted" in rotated.output
+
+    # Only the new key now: the demo (which re-syncs from the stored credentials) still works.
+    again = runner.invoke(
+        cli,
+        ["demo", "--clients", "2", "--no-serve", "--port", port],
+        env={**env, "ROWCOL_SECRET_KEYS": new},
+    )
+    assert again.exit_code == 0, again.output
+    assert "failed" not in again.output
+    wrong = runner.invoke(
+        cli,
+        ["secrets", "rotate"],
+        env={**env, "ROWCOL_SECRET_KEYS": Fernet.generate_key().decode()},
+    )
+    assert wrong.exit_code != 0
+    assert "no longer configured" in wrong.output

@@ -12,7 +12,13 @@ from collections.abc import Mapping, Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from rowcol.ports.errors import StorageError
+
 KEY_NO_LONGER_CONFIGURED = "credentials were encrypted with a key that is no longer configured"
+
+
+class UnknownSecretKey(StorageError, ValueError):
+    """Stored secrets need a key that is not among the configured ones."""
 
 
 def key_id(key: str | bytes) -> str:
@@ -48,14 +54,14 @@ class SecretCipher:
         try:
             return self._fernet.decrypt(token.encode("ascii"))
         except (InvalidToken, UnicodeEncodeError) as exc:
-            raise ValueError(KEY_NO_LONGER_CONFIGURED) from exc
+            raise UnknownSecretKey(KEY_NO_LONGER_CONFIGURED) from exc
 
     def rotate(self, token: str) -> tuple[str, str]:
         """The same plaintext encrypted under the primary key, and that key's id."""
         try:
             return self._fernet.rotate(token.encode("ascii")).decode("ascii"), self.key_id
         except (InvalidToken, UnicodeEncodeError) as exc:
-            raise ValueError(KEY_NO_LONGER_CONFIGURED) from exc
+            raise UnknownSecretKey(KEY_NO_LONGER_CONFIGURED) from exc
 
     def seal(self, secrets: Mapping[str, str]) -> tuple[str, str]:
         """Secrets as canonical JSON (sorted keys), encrypted: the token and its key id."""

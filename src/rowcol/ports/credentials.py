@@ -20,3 +20,7 @@ class CredentialStore(Protocol):
     async def businesses(self, rail: Rail) -> list[BusinessId]:
         """Businesses with a stored connection to the rail."""
         ...
+
+    async def rotate(self) -> int:
+        """Re-encrypts every secret under the primary key; returns how many it rewrote."""
+        ...

@@ -355,12 +355,30 @@ async def sync(services: Services, business_id: str | None, sync_all: bool) -> N
         for target in bar:
             results = await services.sync.sync_business(target)
             for result in results:
-                if not result.ok:
-                    failures += 1
-                    click.echo(f"\n  {target} {result.rail.value}: {result.error}", err=True)
+                changed = ", ".join(f"{n} {kind}" for kind, n in result.changed.items() if n)
+                outcome = changed or "no changes" if result.ok else f"failed: {result.error}"
+                click.echo(f"\n  {target} {result.rail.value}: {outcome}", err=not result.ok)
+                failures += not result.ok
     click.echo(f"synced {len(targets)} business(es); {failures} rail pull(s) failed")
     if failures:
         sys.exit(EXIT_UNAVAILABLE)
+
+
+@cli.group()
+def secrets() -> None:
+    """Rail credentials encrypted at rest."""
+
+
+@secrets.command("rotate")
+@run_with_services
+async def secrets_rotate(services: Services) -> None:
+    """Re-encrypt every stored credential under the first key of ROWCOL_SECRET_KEYS.
+
+    Rotate by putting a new key first (keeping the old ones), running this, then
+    dropping the old keys.
+    """
+    rewritten = await services.credentials.rotate()
+    click.echo(f"{rewritten} credential(s) re-encrypted under the primary key")
 
 
 @cli.group()
