@@ -19,7 +19,7 @@ from rowcol.simulators.server import BackgroundServer
 _ROLE_ORDER = (Role.FIRM_ADMIN, Role.CONTROLLER, Role.BOOKKEEPER, Role.ADVISOR)
 
 
-def demo_firm(settings: Settings, *, clients: int, seed: int) -> DemoFirm:
+def demo_firm(*, clients: int, seed: int) -> DemoFirm:
     return generate_firm(clients=clients, seed=seed, today=system_clock().today())
 
 

@@ -435,7 +435,7 @@ def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
 
     settings = _settings()
     _prepare_database(settings, always=True)
-    firm = demo_firm(settings, clients=clients, seed=seed)
+    firm = demo_firm(clients=clients, seed=seed)
     rig, simulators = start_simulators(firm, port + 1)
     try:
         settings = with_rails(settings, rig, simulators.url)
@@ -470,7 +470,7 @@ def simulate(clients: int, seed: int, host: str, port: int) -> None:
     from rowcol.entrypoints.cli.demo import demo_firm
     from rowcol.simulators.rig import SimulatorRig
 
-    rig = SimulatorRig(demo_firm(_settings(), clients=clients, seed=seed))
+    rig = SimulatorRig(demo_firm(clients=clients, seed=seed))
     click.echo(
         f"simulators on http://{host}:{port}/{{qbo,plaid,ramp,stripe,sendgrid}}  (Ctrl+C to stop)"
     )

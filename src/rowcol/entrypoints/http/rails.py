@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.background_tasks import BackgroundTask
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Response
 
@@ -109,8 +110,6 @@ async def receive_webhook(
 ) -> Response[WebhookReceipt]:
     body = await request.body()
     if len(body) > MAX_WEBHOOK_BYTES:
-        from litestar.exceptions import HTTPException
-
         raise HTTPException(status_code=413, detail="webhook body too large")
     received = await services.webhooks.receive(rail, dict(request.headers), body)
     return Response(
