@@ -33,9 +33,14 @@ from rowcol.core.services.client_records import ClientRecordsService
 from rowcol.core.services.clients import ClientService
 from rowcol.core.services.features import FeatureService
 from rowcol.core.services.rail_health import RailHealthService
+from rowcol.core.services.receivables import ReceivablesImport
 from rowcol.core.services.sync import SmartSync
-from rowcol.core.services.webhooks import WebhookHandler, WebhookService
-from rowcol.ports.ar_source import ARSource
+from rowcol.core.services.webhooks import (
+    WebhookHandler,
+    WebhookService,
+    WebhookSubscriptions,
+)
+from rowcol.ports.ar_source import ARExportReader, ARSource
 from rowcol.ports.bank_verifier import BankVerifier
 from rowcol.ports.clock import Clock
 from rowcol.ports.credentials import CredentialStore
@@ -50,7 +55,7 @@ from rowcol.ports.plugins import (
 )
 from rowcol.ports.repository import UnitOfWorkFactory
 from rowcol.ports.tokens import TokenCodec
-from rowcol.ports.webhooks import WebhookVerifier
+from rowcol.ports.webhooks import WebhookSubscriber, WebhookVerifier
 
 
 class SettingsError(Exception):
@@ -231,6 +236,7 @@ class RailSet:
     receivables: ARSource | None = None
     notifier: Notifier | None = None
     verifiers: Mapping[Rail, WebhookVerifier] = field(default_factory=dict)
+    subscribers: Mapping[Rail, WebhookSubscriber] = field(default_factory=dict)
 
 
 def _rails(
@@ -247,6 +253,7 @@ def _rails(
     receivables: ARSource | None = None
     notifier: Notifier | None = None
     verifiers: dict[Rail, WebhookVerifier] = {}
+    subscribers: dict[Rail, WebhookSubscriber] = {}
     if rails.plaid_client_id and rails.plaid_secret:
         from rowcol.adapters.plaid import PlaidBankVerifier, PlaidWebhookVerifier, plaid_caller
 
@@ -307,12 +314,14 @@ def _rails(
     if rails.ramp_enabled:
         from rowcol.adapters.ramp import RampPaymentRail, RampWebhookVerifier, ramp_caller
 
-        payments = RampPaymentRail(
+        ramp = RampPaymentRail(
             base_url=rails.ramp_base_url,
             credentials=credentials,
             clock=clock,
             caller=ramp_caller(monitor),
         )
+        payments = ramp
+        subscribers[Rail.RAMP] = ramp
 
         async def ramp_secrets(ramp_business: str | None) -> list[str]:
             # Each subscription has its own secret, kept with the business's credentials.
@@ -347,6 +356,7 @@ def _rails(
         receivables=receivables,
         notifier=notifier,
         verifiers=verifiers,
+        subscribers=subscribers,
     )
     context = RailPluginContext(os.environ, clock, credentials, monitor)
     return with_plugins(found, load_rail_plugins(context))
@@ -380,6 +390,7 @@ def with_plugins(rails: RailSet, plugins: list[RailPlugin]) -> RailSet:
         or next((p.receivables for p in plugins if p.receivables), None),
         notifier=rails.notifier or next((p.notifier for p in plugins if p.notifier), None),
         verifiers=verifiers,
+        subscribers=rails.subscribers,
     )
 
 
@@ -395,6 +406,19 @@ def _sync_handler(sync: SmartSync, uow: UnitOfWorkFactory, rail: Rail) -> Webhoo
             result = await sync.sync_rail(connection)
             if not result.ok:
                 raise RuntimeError(result.error or "sync failed")
+
+    return handle
+
+
+def _stripe_csv_reader() -> ARExportReader:
+    from rowcol.adapters.stripe import StripeCsvReader
+
+    return StripeCsvReader()
+
+
+def _ramp_handler(subscriptions: WebhookSubscriptions) -> WebhookHandler:
+    async def handle(event: StoredWebhook) -> None:
+        await subscriptions.answer_handshake(event)
 
     return handle
 
@@ -437,14 +461,28 @@ class Container(containers.DeclarativeContainer):
         clock,
         ledger=providers.Callable(lambda r: r.ledger, rails),
         bank=providers.Callable(lambda r: r.bank, rails),
+        receivables=providers.Callable(lambda r: r.receivables, rails),
+    )
+    receivables_import = providers.Singleton(
+        ReceivablesImport, uow_factory, clock, providers.Singleton(_stripe_csv_reader)
+    )
+    subscriptions = providers.Singleton(
+        WebhookSubscriptions,
+        uow_factory,
+        clock,
+        credentials,
+        providers.Callable(lambda r: r.subscribers, rails),
     )
     webhook_handlers = providers.Callable(
-        lambda sync, uow: {
+        lambda sync, uow, subscriptions: {
             Rail.PLAID: _sync_handler(sync, uow, Rail.PLAID),
             Rail.QBO: _sync_handler(sync, uow, Rail.QBO),
+            Rail.STRIPE: _sync_handler(sync, uow, Rail.STRIPE),
+            Rail.RAMP: _ramp_handler(subscriptions),
         },
         sync,
         uow_factory,
+        subscriptions,
     )
     webhooks = providers.Singleton(
         WebhookService,
@@ -470,6 +508,8 @@ class Services:
     records: ClientRecordsService
     rail_health: RailHealthService
     webhooks: WebhookService
+    subscriptions: WebhookSubscriptions
+    receivables_import: ReceivablesImport
     sync: SmartSync
     credentials: CredentialStore
     monitor: RailHealthMonitor
@@ -507,6 +547,8 @@ def build(
         records=container.records(),
         rail_health=container.rail_health(),
         webhooks=container.webhooks(),
+        subscriptions=container.subscriptions(),
+        receivables_import=container.receivables_import(),
         sync=container.sync(),
         credentials=container.credentials(),
         monitor=container.monitor(),

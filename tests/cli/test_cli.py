@@ -40,6 +40,8 @@ def test_every_command_explains_itself_with_help() -> None:
         ["client", "remove"],
         ["token", "issue"],
         ["audit", "verify"],
+        ["receivables", "import"],
+        ["rails", "subscribe"],
     ]
     for args in groups + commands:
         code, out = run({}, *args, "--help")
@@ -122,3 +124,40 @@ def test_audit_verify_notices_a_removed_last_event(env: dict[str, str], tmp_path
         db.execute("DELETE FROM audit_events WHERE seq = ?", (last,))
     code, out = run(env, "audit", "verify")
     assert code == 8 and f"event {last}" in out
+
+
+STRIPE_EXPORTS = Path(__file__).parents[1] / "rails" / "data" / "stripe"
+
+
+def test_stripe_exports_are_imported_whole_or_not_at_all(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run(env, "db", "upgrade")
+    run(env, "advisor", "create", "--email", "o@f.example", "--name", "O", "--id", "adv-1")
+    code, out = run(env, "client", "add", "--advisor", "adv-1", "--name", "Card Shop")
+    business = out.split()[1]
+    broken = tmp_path / "payouts.csv"
+    good = (STRIPE_EXPORTS / "payouts_export.csv").read_text(encoding="utf-8-sig")
+    broken.write_text(good + "po_bad,12.3.4,usd,2026-11-04 00:00,,paid\n")
+    db = sqlite3.connect(Path(env["ROWCOL_DATA_DIR"]) / "rowcol.db")
+
+    code, out = run(env, "receivables", "import", "--business", business, "--payouts", str(broken))
+    assert code == 6, out
+    assert "row 5" in out and "12.3.4" in out
+    assert db.execute("select count(*) from payouts").fetchone()[0] == 0
+
+    args = ["receivables", "import", "--business", business]
+    files = ["--invoices", str(STRIPE_EXPORTS / "invoices_export.csv")]
+    code, out = run(env, *args, *files, "--payouts", str(broken), "--skip-bad-rows")
+    assert code == 0, out
+    assert "skipped row 5: Amount '12.3.4' is not an amount" in out
+    assert "imported 5 invoice(s), 3 customer(s) and 3 payout(s)" in out
+    code, again = run(env, *args, *files)
+    assert code == 0, again
+    assert db.execute("select count(*) from invoices").fetchone()[0] == 5
+    assert db.execute("select count(*) from payouts").fetchone()[0] == 3
+
+    code, out = run(env, "receivables", "import", "--business", business)
+    assert code == 2 and "--invoices FILE" in out
+    code, out = run(env, "receivables", "import", "--business", "nobody", *files)
+    assert code == 3 and "not found" in out

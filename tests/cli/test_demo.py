@@ -32,10 +32,15 @@ def test_the_demo_syncs_every_client_from_the_rails_and_prints_a_token_per_role(
     bills = db.execute("select count(*) from bills").fetchone()[0]
     transactions = db.execute("select count(*) from bank_transactions").fetchone()[0]
     statuses = db.execute("select rail, status from rail_connections").fetchall()
+    payouts = db.execute("select count(*) from payouts").fetchone()[0]
+    invoice_refs = db.execute("select distinct substr(external_ref, 1, 4) from invoices")
     assert bills > 0
     assert transactions > 0
+    assert payouts > 0
+    # The books are connected, so they, not Stripe, are where receivables come from.
+    assert invoice_refs.fetchall() == [("qbo:",)]
     assert sorted(statuses) == sorted(
-        [("plaid", "ok"), ("qbo", "ok"), ("ramp", "never_synced"), ("stripe", "never_synced")] * 3
+        [("plaid", "ok"), ("qbo", "ok"), ("ramp", "never_synced"), ("stripe", "ok")] * 3
     )
 
     again = runner.invoke(cli, args, env=env, catch_exceptions=False)

@@ -26,7 +26,7 @@ from rowcol.core.domain.money import Money
 from rowcol.core.domain.records import Bill, BillStatus, Invoice, InvoiceStatus, Vendor
 from rowcol.demodata.generator import BusinessData, DemoFirm, generate_firm
 from rowcol.ports.errors import Unavailable
-from rowcol.ports.ledger import Ledger
+from rowcol.ports.ledger import Ledger, LedgerDeletion, LedgerKind
 from rowcol.simulators.faults import FaultKind, FaultPlan
 from rowcol.simulators.qbo import create_app, seed_from_demo
 from rowcol.simulators.server import BackgroundServer
@@ -81,10 +81,11 @@ class Books:
     set_invoice_balance: Callable[[BusinessId, InvoiceId, Money, datetime], None]
     go_down: Callable[[], None]
     kind: str
+    delete_bill: Callable[[BusinessId, BillId, datetime], None]
 
 
 async def fake_books() -> Books:
-    ledger = MemoryLedger()
+    ledger = MemoryLedger(ManualClock(NOW))
     seeded_at = NOW - timedelta(days=1)
     for data in firm().records:
         books = ledger.books[data.business_id]
@@ -122,7 +123,10 @@ async def fake_books() -> Books:
     def go_down() -> None:
         ledger.unavailable = True
 
-    return Books(ledger, NOW, set_bill_balance, set_invoice_balance, go_down, "fake")
+    def delete_bill(business: BusinessId, bill_id: BillId, at: datetime) -> None:
+        ledger.books[business].delete(LedgerKind.BILL, bill_id, at)
+
+    return Books(ledger, NOW, set_bill_balance, set_invoice_balance, go_down, "fake", delete_bill)
 
 
 async def _no_sleep(seconds: float) -> None:
@@ -190,9 +194,14 @@ async def books(request: pytest.FixtureRequest) -> AsyncIterator[Books]:
     def go_down() -> None:
         plan.add(FaultKind.SERVER_ERROR, path="^/v3/", times=1000)
 
+    def delete_bill(business: BusinessId, bill_id: BillId, at: datetime) -> None:
+        state.delete_bill(business, bill_id.removeprefix("qbo-"), at=at)
+
     cutoff = max(state.latest_change(FIRST), state.latest_change(SECOND))
     try:
-        yield Books(ledger, cutoff, set_bill_balance, set_invoice_balance, go_down, "qbo")
+        yield Books(
+            ledger, cutoff, set_bill_balance, set_invoice_balance, go_down, "qbo", delete_bill
+        )
     finally:
         await ledger.aclose()
 
@@ -347,6 +356,27 @@ async def test_changed_since_returns_only_the_invoices_changed_after_it(books: B
 
     assert [(i.invoice_id, i.balance) for i in changed] == [(target.invoice_id, balance)]
     assert len(everything) == len(invoices)
+
+
+async def test_a_deleted_bill_is_reported_deleted_and_no_longer_listed(books: Books) -> None:
+    bills = await books.ledger.list_bills(FIRST)
+    target = bills[0]
+
+    assert await books.ledger.list_deleted(FIRST, since=books.cutoff) == []
+    books.delete_bill(FIRST, target.bill_id, LATER)
+
+    assert await books.ledger.list_deleted(FIRST, since=books.cutoff) == [
+        LedgerDeletion(LedgerKind.BILL, target.bill_id)
+    ]
+    assert await books.ledger.list_deleted(FIRST, since=LATER + timedelta(seconds=1)) == []
+    assert await books.ledger.list_deleted(SECOND, since=books.cutoff) == []
+    remaining = await books.ledger.list_bills(FIRST)
+    assert target.bill_id not in {b.bill_id for b in remaining}
+    assert len(remaining) == len(bills) - 1
+
+
+async def test_deletions_older_than_the_window_cannot_be_told(books: Books) -> None:
+    assert await books.ledger.list_deleted(FIRST, since=NOW - timedelta(days=31)) is None
 
 
 # Failures ----------------------------------------------------------------------------

@@ -46,6 +46,8 @@ from rowcol.core.domain.records import (
     Customer,
     Invoice,
     InvoiceStatus,
+    Payout,
+    PayoutStatus,
     Vendor,
 )
 from rowcol.core.domain.reserves import Reserve
@@ -197,6 +199,17 @@ def reserve(business_id: BusinessId, record_id: str, n: int) -> Reserve:
     )
 
 
+def payout(business_id: BusinessId, record_id: str, n: int) -> Payout:
+    return Payout(
+        payout_id=record_id,
+        business_id=business_id,
+        amount=Money(1_000_000 + n, "GBP"),
+        arrival_date=date(2026, 11, 1 + n % 28),
+        status=PayoutStatus.PAID if n % 2 else PayoutStatus.IN_TRANSIT,
+        external_ref=f"stripe:po_{n}" if n % 2 else None,
+    )
+
+
 RecordMaker = Callable[[BusinessId, str, int], Any]
 
 RECORD_KINDS: dict[str, RecordMaker] = {
@@ -207,6 +220,7 @@ RECORD_KINDS: dict[str, RecordMaker] = {
     "bank_accounts": bank_account,
     "bank_transactions": bank_transaction,
     "reserves": reserve,
+    "payouts": payout,
 }
 
 KEYS = {
@@ -217,6 +231,7 @@ KEYS = {
     "bank_accounts": "account_id",
     "bank_transactions": "transaction_id",
     "reserves": "reserve_id",
+    "payouts": "payout_id",
 }
 
 record_kinds = pytest.mark.parametrize("kind", list(RECORD_KINDS))

@@ -13,12 +13,14 @@ from typing import Any
 from rowcol.adapters.clock import SystemClock
 from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
 from rowcol.bootstrap import RailSettings, Services, Settings, build
-from rowcol.core.domain.ids import Rail
+from rowcol.core.domain.ids import BusinessId, Rail
+from rowcol.core.domain.money import Money
+from rowcol.core.domain.records import Payout, PayoutStatus
 from rowcol.demodata import generate_firm
 from rowcol.demodata.generator import DemoFirm
 from rowcol.demodata.seed import seed_firm
 from rowcol.entrypoints.http.app import create_app
-from rowcol.simulators import plaid, qbo
+from rowcol.simulators import plaid, qbo, ramp, stripe
 from rowcol.simulators.faults import FaultKind
 from rowcol.simulators.rig import SimulatorRig
 from rowcol.simulators.server import BackgroundServer
@@ -58,8 +60,19 @@ async def stored(services: Services) -> dict[str, Any]:
                 await uow.invoices.list(biz),
                 await uow.bank_accounts.list(biz),
                 await uow.bank_transactions.list(biz),
+                await uow.payouts.list(biz),
             )
     return out
+
+
+def payout_for(biz: str) -> Payout:
+    return Payout(
+        f"po_late_{biz}",
+        BusinessId(biz),
+        Money(123_456, "USD"),
+        date(2026, 11, 4),
+        PayoutStatus.IN_TRANSIT,
+    )
 
 
 async def sync_everything(services: Services) -> None:
@@ -86,6 +99,7 @@ async def test_a_sync_through_every_fault_stores_what_a_clean_sync_stores(tmp_pa
     ):
         rig.plan.add(kind, path="/query", times=1, latency_ms=50, retry_after=0)
         rig.plan.add(kind, path="/transactions/sync", times=1, latency_ms=50, retry_after=0)
+        rig.plan.add(kind, path="/v1/payouts", times=1, latency_ms=50, retry_after=0)
     rig.plan.add(FaultKind.EXPIRED_TOKEN, path="/v3/company/.*/query", times=1)
     with BackgroundServer(rig.hub()) as server:
         faulty = await connected(rig, server.url, tmp_path / "faulty")
@@ -112,6 +126,8 @@ async def test_webhooks_delivered_twice_and_out_of_order_are_stored_once_and_non
             biz = business.business_id
             rig.plaid.fire_webhook(plaid.item_id_for(biz), "TRANSACTIONS", "SYNC_UPDATES_AVAILABLE")
             rig.qbo.queue_event(biz, "Bill", "1", "Update")
+            rig.stripe.put_payout(biz, payout_for(biz))
+            await services.subscriptions.subscribe(biz, Rail.RAMP, "http://placeholder/")
         # The served app runs on its own event loop, so it gets its own adapters.
         served = build(
             services.settings,
@@ -126,8 +142,17 @@ async def test_webhooks_delivered_twice_and_out_of_order_are_stored_once_and_non
             qbo_statuses = await qbo.deliver_webhooks(
                 rig.qbo, f"{rowcol.url}/webhooks/qbo", duplicate=True, reverse=True, batch=False
             )
+            stripe_statuses = await stripe.deliver_webhooks(
+                rig.stripe, f"{rowcol.url}/webhooks/stripe", duplicate=True, reverse=True
+            )
+            # Ramp's first event on a subscription is its handshake; RowCol answers it.
+            ramp_statuses = await ramp.deliver_webhooks(
+                rig.ramp, f"{rowcol.url}/webhooks/ramp", duplicate=True
+            )
             assert plaid_statuses and set(plaid_statuses) == {200}
             assert qbo_statuses and set(qbo_statuses) == {200}
+            assert stripe_statuses and set(stripe_statuses) == {200}
+            assert ramp_statuses and set(ramp_statuses) == {200}
             for _ in range(600):
                 async with services.uow_factory() as uow:
                     pending = await uow.webhooks.due(services.clock.now())
@@ -141,6 +166,13 @@ async def test_webhooks_delivered_twice_and_out_of_order_are_stored_once_and_non
         assert qbo_events == len(FIRM.businesses)
         assert plaid_events >= len(FIRM.businesses)
         assert leftover == []
+        for business in FIRM.businesses:
+            biz = business.business_id
+            async with services.uow_factory() as uow:
+                payouts = {p.payout_id for p in await uow.payouts.list(biz)}
+            assert f"po_late_{biz}" in payouts, "the payout event brought the new payout"
+            subscriptions = rig.ramp.business_for(biz).webhooks.values()
+            assert [w.status for w in subscriptions] == ["active"]
         async with services.uow_factory() as uow:
             later = services.clock.now() + timedelta(days=30)
             waiting = await uow.webhooks.due(later)

@@ -258,6 +258,7 @@ def test_the_adapter_offers_no_way_to_approve_schedule_or_pay() -> None:
         "list_bill_payments",
         "list_payments",
         "changes",
+        "list_deleted",
         "connect",
         "aclose",
     }

@@ -21,6 +21,7 @@ from rowcol.core.domain.records import (
     Bill,
     Customer,
     Invoice,
+    Payout,
     Vendor,
 )
 from rowcol.core.domain.reserves import Reserve
@@ -196,6 +197,7 @@ class UnitOfWork(Protocol):
     bank_accounts: RecordRepository[BankAccount]
     bank_transactions: RecordRepository[BankTransaction]
     reserves: RecordRepository[Reserve]
+    payouts: RecordRepository[Payout]
     balances: BalanceRepository
     connections: ConnectionRepository
     cursors: SyncCursorRepository

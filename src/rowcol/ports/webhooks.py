@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from rowcol.core.domain.ids import Rail
+from rowcol.core.domain.ids import BusinessId, Rail
 
 
 class WebhookRejected(Exception):
@@ -38,3 +38,25 @@ class WebhookVerifier(Protocol):
     async def verify(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         """Genuine events in the body (some rails batch), or WebhookRejected."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    subscription_id: str
+    secret: str
+    """The key the rail signs this subscription's events with."""
+
+
+class WebhookSubscriber(Protocol):
+    """A rail whose webhooks are subscribed per business through its API (Ramp)."""
+
+    rail: Rail
+    event_types: tuple[str, ...]
+
+    async def subscribe(self, business_id: BusinessId, endpoint_url: str) -> Subscription:
+        """The subscription stays pending until its handshake is answered."""
+        ...
+
+    async def answer_handshake(
+        self, business_id: BusinessId, subscription_id: str, challenge: str
+    ) -> None: ...

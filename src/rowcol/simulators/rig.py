@@ -3,6 +3,9 @@ connect to them: rail settings and each business's credentials."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +71,26 @@ class SimulatorRig:
             "ROWCOL_STRIPE_WEBHOOK_SECRETS": stripe.WEBHOOK_SECRET,
         }
 
+    async def deliver(self, rowcol_url: str) -> list[int]:
+        """POSTs every webhook the rails owe to RowCol served at `rowcol_url` (Ramp's go
+        to each subscription's own endpoint); answers the statuses. Events that got no
+        2xx stay owed, as the real rails retry them."""
+        statuses = await qbo.deliver_webhooks(self.qbo, f"{rowcol_url}/webhooks/qbo")
+        statuses += await plaid.deliver_webhooks(self.plaid, f"{rowcol_url}/webhooks/plaid")
+        statuses += await stripe.deliver_webhooks(self.stripe, f"{rowcol_url}/webhooks/stripe")
+        statuses += await sendgrid.deliver_webhooks(
+            self.sendgrid, f"{rowcol_url}/webhooks/sendgrid"
+        )
+        statuses += await ramp.deliver_webhooks(self.ramp)
+        return statuses
+
+    def start_delivering(self, rowcol_url: str, *, every: float = 2.0) -> WebhookPump:
+        """Delivers owed webhooks every `every` seconds from a background thread, as the
+        real rails push them, until the pump is stopped."""
+        pump = WebhookPump(self, rowcol_url, every)
+        pump.start()
+        return pump
+
     def connections(self) -> Iterator[Connection]:
         """For every business: a QBO company (tokens minted without the browser), a Plaid
         item, a Ramp business and a Stripe account."""
@@ -108,3 +131,25 @@ class SimulatorRig:
                 stripe.account_id_for(biz),
                 {"api_key": stripe.api_key_for(biz)},
             )
+
+
+class WebhookPump:
+    def __init__(self, rig: SimulatorRig, rowcol_url: str, every: float) -> None:
+        self._rig = rig
+        self._url = rowcol_url
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="webhook-pump")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            # An unreachable RowCol leaves the events owed; the next round retries them.
+            with contextlib.suppress(Exception):
+                asyncio.run(self._rig.deliver(self._url))

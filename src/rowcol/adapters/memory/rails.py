@@ -6,7 +6,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rowcol.core.domain.ids import BusinessId
 from rowcol.core.domain.notifications import EmailMessage
@@ -24,7 +24,7 @@ from rowcol.ports.ar_source import ARSource
 from rowcol.ports.bank_verifier import BankVerifier, TransactionPage
 from rowcol.ports.clock import Clock
 from rowcol.ports.errors import OutcomeUnknown, Rejected, Unavailable
-from rowcol.ports.ledger import Ledger
+from rowcol.ports.ledger import DELETION_WINDOW, Ledger, LedgerDeletion, LedgerKind
 from rowcol.ports.notifier import Notifier
 from rowcol.ports.payment_rail import (
     PaymentRail,
@@ -42,12 +42,28 @@ class LedgerBooks:
     invoices: list[Invoice] = field(default_factory=list)
     bank_accounts: list[BankAccount] = field(default_factory=list)
     changed_at: dict[str, datetime] = field(default_factory=dict)
+    deleted: list[tuple[LedgerDeletion, datetime]] = field(default_factory=list)
+
+    def delete(self, kind: LedgerKind, record_id: str, at: datetime) -> None:
+        """Removes a record the way a bookkeeper deleting it in the ledger does."""
+        lists: dict[LedgerKind, tuple[str, str]] = {
+            LedgerKind.VENDOR: ("vendors", "vendor_id"),
+            LedgerKind.CUSTOMER: ("customers", "customer_id"),
+            LedgerKind.BILL: ("bills", "bill_id"),
+            LedgerKind.INVOICE: ("invoices", "invoice_id"),
+            LedgerKind.BANK_ACCOUNT: ("bank_accounts", "account_id"),
+        }
+        name, key = lists[kind]
+        kept = [r for r in getattr(self, name) if getattr(r, key) != record_id]
+        setattr(self, name, kept)
+        self.deleted.append((LedgerDeletion(kind, record_id), at))
 
 
 class MemoryLedger(Ledger):
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
         self.books: dict[str, LedgerBooks] = defaultdict(LedgerBooks)
         self.unavailable = False
+        self.now = clock.now if clock is not None else None
 
     def _books(self, business_id: BusinessId) -> LedgerBooks:
         if self.unavailable:
@@ -76,6 +92,15 @@ class MemoryLedger(Ledger):
 
     async def list_bank_accounts(self, business_id: BusinessId) -> Sequence[BankAccount]:
         return list(self._books(business_id).bank_accounts)
+
+    async def list_deleted(
+        self, business_id: BusinessId, *, since: datetime
+    ) -> Sequence[LedgerDeletion] | None:
+        books = self._books(business_id)
+        if self.now is not None and self.now() - since > DELETION_WINDOW - timedelta(minutes=5):
+            return None
+        # QBO counts a change made at `since` itself as changed since then.
+        return [deletion for deletion, at in books.deleted if at >= since]
 
 
 def _changed(books: LedgerBooks, record_id: str, since: datetime | None) -> bool:

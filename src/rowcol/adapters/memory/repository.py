@@ -30,6 +30,7 @@ from rowcol.core.domain.records import (
     Bill,
     Customer,
     Invoice,
+    Payout,
     Vendor,
 )
 from rowcol.core.domain.reserves import Reserve
@@ -432,6 +433,9 @@ class MemoryUnitOfWork(UnitOfWork):
         )
         self.reserves: RecordRepository[Reserve] = MemoryRecords(
             state, "reserves", _record_key("reserve_id")
+        )
+        self.payouts: RecordRepository[Payout] = MemoryRecords(
+            state, "payouts", _record_key("payout_id")
         )
         self.balances = MemoryBalances(state)
         self.connections = MemoryConnections(state)

@@ -50,7 +50,7 @@ from rowcol.core.domain.records import BankAccount, Bill, Customer, Invoice, Ven
 from rowcol.ports.clock import Clock
 from rowcol.ports.credentials import CredentialStore
 from rowcol.ports.errors import Rejected, Unavailable
-from rowcol.ports.ledger import Ledger
+from rowcol.ports.ledger import DELETION_WINDOW, Ledger, LedgerDeletion, LedgerKind
 
 T = TypeVar("T")
 W = TypeVar("W")
@@ -62,6 +62,13 @@ MAX_PAGE_SIZE: Final = 1000
 REFRESH_MARGIN: Final = timedelta(seconds=60)
 CDC_ENTITIES: Final = ("Vendor", "Customer", "Bill", "Invoice", "Account", "Payment", "BillPayment")
 CDC_MAX_OBJECTS: Final = 1000
+_DELETED_KINDS: Final = {
+    "Vendor": LedgerKind.VENDOR,
+    "Customer": LedgerKind.CUSTOMER,
+    "Bill": LedgerKind.BILL,
+    "Invoice": LedgerKind.INVOICE,
+    "Account": LedgerKind.BANK_ACCOUNT,
+}
 _NOT_FOUND_CODE: Final = "610"
 _MAX_PAGES: Final = 10_000
 
@@ -179,6 +186,21 @@ class QboLedger(Ledger):
         return self._map(
             rows, lambda w: mapping.to_payment(business_id, w, self._home_currency), "Payment"
         )
+
+    async def list_deleted(
+        self, business_id: BusinessId, *, since: datetime
+    ) -> Sequence[LedgerDeletion] | None:
+        # A little inside QBO's window: its own clock decides, and a refusal costs a call.
+        if self._clock.now() - since > DELETION_WINDOW - timedelta(minutes=5):
+            return None
+        found = await self.changes(business_id, since)
+        if found.truncated:
+            return None
+        return [
+            LedgerDeletion(_DELETED_KINDS[d.entity], d.record_id)
+            for d in found.deleted
+            if d.entity in _DELETED_KINDS
+        ]
 
     async def changes(self, business_id: BusinessId, since: datetime) -> LedgerChanges:
         """What changed since `since` (QBO looks back at most 30 days), deletions included."""

@@ -64,6 +64,7 @@ from rowcol.ports.clock import Clock
 from rowcol.ports.credentials import CredentialStore
 from rowcol.ports.errors import OutcomeUnknown, Rejected, Unavailable
 from rowcol.ports.payment_rail import PaymentRail, PaymentRequest, RailPayment
+from rowcol.ports.webhooks import Subscription, WebhookSubscriber
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -78,6 +79,8 @@ BILLS: Final = "/developer/v1/bills"
 VENDORS: Final = "/developer/v1/vendors"
 ENTITIES: Final = "/developer/v1/entities"
 WEBHOOKS: Final = "/developer/v1/webhooks"
+WEBHOOK_EVENTS: Final = ("bills.approved", "bills.paid", "bills.rejected")
+"""What a payment's life needs to hear about (the handshake always comes)."""
 BILL_PAY_BANK_ACCOUNT: Final = "BILL_PAY_BANK_ACCOUNT"
 BANK_PAYMENT_METHODS: Final = frozenset({"ACH", "DOMESTIC_WIRE", "INTERNATIONAL", "SWIFT"})
 
@@ -137,7 +140,7 @@ def _error_detail(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
-class RampPaymentRail(PaymentRail):
+class RampPaymentRail(PaymentRail, WebhookSubscriber):
     """Pays approved bills through Ramp Bill Pay; see the module docstring.
 
     Constructor: `base_url` (e.g. `https://api.ramp.com`, or a simulator), `credentials`
@@ -146,6 +149,9 @@ class RampPaymentRail(PaymentRail):
     the token `scope`, `page_size` (2-100), `payment_method` (a bank method; ACH by
     default), `replica_lag` and `timeout_seconds`.
     """
+
+    rail = Rail.RAMP
+    event_types: tuple[str, ...] = WEBHOOK_EVENTS
 
     def __init__(
         self,
@@ -374,6 +380,17 @@ class RampPaymentRail(PaymentRail):
         if not subscription.secret:
             raise OutcomeUnknown("ramp answered a webhook subscription without its secret")
         return subscription.id, subscription.secret
+
+    async def subscribe(self, business_id: BusinessId, endpoint_url: str) -> Subscription:
+        webhook_id, secret = await self.subscribe_webhooks(
+            business_id, endpoint_url, self.event_types
+        )
+        return Subscription(webhook_id, secret)
+
+    async def answer_handshake(
+        self, business_id: BusinessId, subscription_id: str, challenge: str
+    ) -> None:
+        await self.confirm_webhook(business_id, subscription_id, challenge)
 
     async def confirm_webhook(
         self, business_id: BusinessId, webhook_id: str, challenge: str

@@ -67,6 +67,8 @@ from rowcol.core.domain.records import (
     Customer,
     Invoice,
     InvoiceStatus,
+    Payout,
+    PayoutStatus,
     Vendor,
 )
 from rowcol.core.domain.reserves import Reserve
@@ -708,6 +710,28 @@ def _reserve(row: RowMapping) -> Reserve:
     )
 
 
+def _payout_row(x: Payout) -> dict[str, Any]:
+    return {
+        "business_id": x.business_id,
+        "payout_id": x.payout_id,
+        **_money_columns("amount", x.amount),
+        "arrival_date": x.arrival_date,
+        "status": x.status.value,
+        "external_ref": x.external_ref,
+    }
+
+
+def _payout(row: RowMapping) -> Payout:
+    return Payout(
+        payout_id=row["payout_id"],
+        business_id=BusinessId(row["business_id"]),
+        amount=_money(row, "amount"),
+        arrival_date=row["arrival_date"],
+        status=PayoutStatus(row["status"]),
+        external_ref=row["external_ref"],
+    )
+
+
 VENDORS = RecordCodec(t.vendors, "vendor_id", _vendor_row, _vendor)
 CUSTOMERS = RecordCodec(t.customers, "customer_id", _customer_row, _customer)
 BILLS = RecordCodec(t.bills, "bill_id", _bill_row, _bill)
@@ -717,6 +741,7 @@ BANK_TRANSACTIONS = RecordCodec(
     t.bank_transactions, "transaction_id", _bank_transaction_row, _bank_transaction
 )
 RESERVES = RecordCodec(t.reserves, "reserve_id", _reserve_row, _reserve)
+PAYOUTS = RecordCodec(t.payouts, "payout_id", _payout_row, _payout)
 
 
 def _balance_row(b: Balance) -> dict[str, Any]:
@@ -1084,6 +1109,7 @@ class SqlUnitOfWork(UnitOfWork):
             self._db, BANK_TRANSACTIONS
         )
         self.reserves: RecordRepository[Reserve] = SqlRecords(self._db, RESERVES)
+        self.payouts: RecordRepository[Payout] = SqlRecords(self._db, PAYOUTS)
         self.balances = SqlBalances(self._db)
         self.connections = SqlConnections(self._db)
         self.cursors = SqlCursors(self._db)

@@ -240,6 +240,19 @@ reserves = Table(
     _business_fk(),
 )
 
+payouts = Table(
+    "payouts",
+    metadata,
+    _id("business_id"),
+    _record_id("payout_id"),
+    *_money("amount"),
+    Column("arrival_date", Date, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("external_ref", Text, nullable=True),
+    PrimaryKeyConstraint("business_id", "payout_id"),
+    _business_fk(),
+)
+
 balances = Table(
     "balances",
     metadata,

@@ -10,8 +10,7 @@ from rowcol.adapters.stripe.client import (
     stripe_caller,
 )
 from rowcol.adapters.stripe.csv_import import (
-    ImportResult,
-    RowError,
+    StripeCsvReader,
     import_invoices_csv,
     import_payouts_csv,
 )
@@ -24,9 +23,8 @@ __all__ = [
     "STRIPE_RATE_LIMIT",
     "BalanceTransaction",
     "Charge",
-    "ImportResult",
-    "RowError",
     "StripeARSource",
+    "StripeCsvReader",
     "StripeNotFound",
     "StripeWebhookVerifier",
     "import_invoices_csv",

@@ -17,7 +17,6 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Final, TypeVar
@@ -33,25 +32,9 @@ from rowcol.core.domain.records import (
     Payout,
     PayoutStatus,
 )
+from rowcol.ports.ar_source import ARExportReader, ImportResult, RowError
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    row: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    customers: tuple[Customer, ...] = ()
-    invoices: tuple[Invoice, ...] = ()
-    payouts: tuple[Payout, ...] = ()
-    errors: tuple[RowError, ...] = ()
 
 
 # Columns: the field RowCol reads -> the headers Stripe has used for it (normalised).
@@ -168,8 +151,12 @@ def _amount(raw: str, currency: str, label: str) -> Money:
     if _THOUSANDS.match(text):
         text = text.replace(",", "")
     try:
-        return Money.of(Decimal(text), currency)
-    except (InvalidOperation, InvalidInput) as exc:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise _RowProblem(f"{label} {raw!r} is not an amount") from None
+    try:
+        return Money.of(value, currency)
+    except InvalidInput as exc:
         raise _RowProblem(f"{label} {raw!r}: {exc}") from None
 
 
@@ -296,3 +283,15 @@ def import_payouts_csv(text: str, business_id: BusinessId) -> ImportResult:
     rows = _rows(text, _PAYOUT_COLUMNS, _PAYOUT_REQUIRED, "payouts")
     payouts, errors = _collect(rows, build, lambda p: p.payout_id, "payout")
     return ImportResult(payouts=tuple(payouts), errors=tuple(errors))
+
+
+class StripeCsvReader(ARExportReader):
+    """Stripe Dashboard exports through the `ARExportReader` port."""
+
+    name = "Stripe"
+
+    def read_invoices(self, text: str, business_id: BusinessId) -> ImportResult:
+        return import_invoices_csv(text, business_id)
+
+    def read_payouts(self, text: str, business_id: BusinessId) -> ImportResult:
+        return import_payouts_csv(text, business_id)

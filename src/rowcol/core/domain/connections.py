@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -28,6 +29,22 @@ class RailConnection:
     detail: str = ""
     last_synced_at: datetime | None = None
     last_error_at: datetime | None = None
+
+
+LEDGERS = frozenset({Rail.QBO})
+RECEIVABLES_RAILS = frozenset({Rail.STRIPE})
+
+
+def receivables_source(connected: Iterable[Rail]) -> Rail | None:
+    """Where a business's receivables come from: its books when they are connected
+    (they hold every invoice, Stripe's included), else its card processor, else nowhere.
+    One source only, so no invoice is counted twice."""
+    rails = set(connected)
+    for rail in sorted(rails & LEDGERS):
+        return rail
+    for rail in sorted(rails & RECEIVABLES_RAILS):
+        return rail
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,23 +10,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from rowcol.core.domain.connections import ConnectionStatus, RailConnection, SyncCursor
+from rowcol.core.domain.connections import (
+    ConnectionStatus,
+    RailConnection,
+    SyncCursor,
+    receivables_source,
+)
 from rowcol.core.domain.errors import NotFound
 from rowcol.core.domain.ids import BusinessId, Rail
 from rowcol.core.domain.records import BankTransaction
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR
 from rowcol.core.services.scope import record
+from rowcol.ports.ar_source import ARSource
 from rowcol.ports.bank_verifier import BankVerifier
 from rowcol.ports.clock import Clock
 from rowcol.ports.errors import PortError, Rejected
-from rowcol.ports.ledger import Ledger
-from rowcol.ports.repository import UnitOfWork, UnitOfWorkFactory
+from rowcol.ports.ledger import Ledger, LedgerKind
+from rowcol.ports.repository import RecordRepository, UnitOfWork, UnitOfWorkFactory
 
 T = TypeVar("T")
 
-SYNCED_RAILS = (Rail.QBO, Rail.PLAID)
+SYNCED_RAILS = (Rail.QBO, Rail.PLAID, Rail.STRIPE)
 LEDGER_STREAM = "ledger"
 LEDGER_OVERLAP = timedelta(minutes=2)
 TRANSACTIONS_STREAM = "transactions"
@@ -53,11 +59,13 @@ class SmartSync:
         *,
         ledger: Ledger | None = None,
         bank: BankVerifier | None = None,
+        receivables: ARSource | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._ledger = ledger
         self._bank = bank
+        self._receivables = receivables
 
     async def connect(
         self, business_id: BusinessId, rail: Rail, *, account: str | None = None
@@ -121,6 +129,8 @@ class SmartSync:
                 changed = await self._sync_ledger(connection.business_id, started)
             elif connection.rail is Rail.PLAID:
                 changed = await self._sync_bank(connection.business_id, started)
+            elif connection.rail is Rail.STRIPE:
+                changed = await self._sync_receivables(connection.business_id, started)
             else:
                 raise NotFound(f"{connection.rail.value} is not synced")
         except PortError as exc:
@@ -133,17 +143,51 @@ class SmartSync:
         async with self._uow() as uow:
             cursor = await uow.cursors.get(business_id, Rail.QBO, LEDGER_STREAM)
         since = datetime.fromisoformat(cursor.cursor) if cursor else None
+        deletions = None if since is None else await ledger.list_deleted(business_id, since=since)
+        # Without a complete list of deletions, everything is listed and what the ledger
+        # no longer has is dropped.
+        full = deletions is None
+        changed_since = None if full else since
         vendors = await ledger.list_vendors(business_id)
         customers = await ledger.list_customers(business_id)
         accounts = await ledger.list_bank_accounts(business_id)
-        bills = await ledger.list_bills(business_id, changed_since=since)
-        invoices = await ledger.list_invoices(business_id, changed_since=since)
+        bills = await ledger.list_bills(business_id, changed_since=changed_since)
+        invoices = await ledger.list_invoices(business_id, changed_since=changed_since)
         async with self._uow() as uow:
             await uow.vendors.upsert(vendors)
             await uow.customers.upsert(customers)
             await uow.bank_accounts.upsert(accounts)
             await uow.bills.upsert(bills)
             await uow.invoices.upsert(invoices)
+            gone: dict[LedgerKind, list[str]] = {kind: [] for kind in LedgerKind}
+            for deletion in deletions or ():
+                gone[deletion.kind].append(deletion.record_id)
+            # Vendors and customers are listed whole every time; bills and invoices only
+            # on a full pull. Bank accounts also come from the bank, so only a deletion
+            # the ledger reports removes one.
+            listed: list[tuple[LedgerKind, Sequence[Any], str]] = [
+                (LedgerKind.VENDOR, vendors, "vendor_id"),
+                (LedgerKind.CUSTOMER, customers, "customer_id"),
+            ]
+            if full:
+                listed += [
+                    (LedgerKind.BILL, bills, "bill_id"),
+                    (LedgerKind.INVOICE, invoices, "invoice_id"),
+                ]
+            for kind, records, key in listed:
+                kept = {getattr(r, key) for r in records}
+                stored = await _ledger_records(uow, kind).list(business_id)
+                gone[kind] += [
+                    getattr(r, key)
+                    for r in stored
+                    if getattr(r, key) not in kept and _from_ledger(r.external_ref)
+                ]
+            removed = 0
+            for kind, ids in gone.items():
+                if ids:
+                    removed += await _ledger_records(uow, kind).delete(
+                        business_id, sorted(set(ids))
+                    )
             # The next pull starts a little before this one started: changes made while
             # it ran, stamped in whole seconds or by a clock a little off ours, are
             # fetched again rather than missed (upserts make the overlap harmless).
@@ -159,7 +203,26 @@ class SmartSync:
             "bank_accounts": len(accounts),
             "bills": len(bills),
             "invoices": len(invoices),
+            "removed": removed,
         }
+
+    async def _sync_receivables(self, business_id: BusinessId, started: datetime) -> dict[str, int]:
+        source = _require(self._receivables, Rail.STRIPE)
+        async with self._uow() as uow:
+            rails = {c.rail for c in await uow.connections.list(business_id)}
+        payouts = await source.list_payouts(business_id)
+        # One source of receivables per business: with the books connected, the books'
+        # invoices are the receivables and Stripe's would count them twice.
+        takes_invoices = receivables_source(rails) is Rail.STRIPE
+        customers = await source.list_customers(business_id) if takes_invoices else []
+        invoices = await source.list_invoices(business_id) if takes_invoices else []
+        async with self._uow() as uow:
+            await uow.payouts.upsert(payouts)
+            await uow.customers.upsert(customers)
+            await uow.invoices.upsert(invoices)
+            await self._mark_ok(uow, business_id, Rail.STRIPE)
+            await uow.commit()
+        return {"payouts": len(payouts), "customers": len(customers), "invoices": len(invoices)}
 
     async def _sync_bank(self, business_id: BusinessId, started: datetime) -> dict[str, int]:
         bank = _require(self._bank, Rail.PLAID)
@@ -251,6 +314,23 @@ async def _connected_businesses(uow: UnitOfWork) -> set[BusinessId]:
             if any(c.rail in SYNCED_RAILS for c in await uow.connections.list(client.business_id)):
                 found.add(client.business_id)
     return found
+
+
+def _ledger_records(uow: UnitOfWork, kind: LedgerKind) -> RecordRepository[Any]:
+    repositories: dict[LedgerKind, RecordRepository[Any]] = {
+        LedgerKind.VENDOR: uow.vendors,
+        LedgerKind.CUSTOMER: uow.customers,
+        LedgerKind.BILL: uow.bills,
+        LedgerKind.INVOICE: uow.invoices,
+        LedgerKind.BANK_ACCOUNT: uow.bank_accounts,
+    }
+    return repositories[kind]
+
+
+def _from_ledger(external_ref: str | None) -> bool:
+    """Records another rail brought (a Stripe customer, a Plaid account) are not the
+    ledger's to drop."""
+    return external_ref is None or external_ref.startswith(f"{Rail.QBO.value}:")
 
 
 def _require(adapter: T | None, rail: Rail) -> T:

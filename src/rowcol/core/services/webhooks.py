@@ -14,11 +14,14 @@ from datetime import datetime, timedelta
 
 from rowcol.core.domain.audit import to_json_value
 from rowcol.core.domain.connections import StoredWebhook, WebhookStatus
-from rowcol.core.domain.errors import NotFound
-from rowcol.core.domain.ids import Rail
+from rowcol.core.domain.errors import InvalidInput, NotFound
+from rowcol.core.domain.ids import BusinessId, Rail
+from rowcol.core.domain.tenancy import SYSTEM_ACTOR
+from rowcol.core.services.scope import record
 from rowcol.ports.clock import Clock
+from rowcol.ports.credentials import CredentialStore
 from rowcol.ports.repository import UnitOfWorkFactory
-from rowcol.ports.webhooks import WebhookEvent, WebhookVerifier
+from rowcol.ports.webhooks import WebhookEvent, WebhookSubscriber, WebhookVerifier
 
 WebhookHandler = Callable[[StoredWebhook], Awaitable[None]]
 
@@ -119,4 +122,108 @@ def _stored(event: WebhookEvent, now: datetime) -> StoredWebhook:
         payload_json=json.dumps(to_json_value(event.payload), sort_keys=True),
         received_at=now,
         status=WebhookStatus.PENDING,
+    )
+
+
+HANDSHAKE_EVENT = "webhooks.verification"
+
+
+class WebhookSubscriptions:
+    """Subscribes a business's webhooks on rails that subscribe per business (Ramp), and
+    answers their handshake when the first event, the challenge, arrives."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        credentials: CredentialStore,
+        subscribers: Mapping[Rail, WebhookSubscriber],
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._credentials = credentials
+        self._subscribers = dict(subscribers)
+
+    @property
+    def rails(self) -> list[Rail]:
+        return sorted(self._subscribers)
+
+    async def subscribe(self, business_id: BusinessId, rail: Rail, endpoint_url: str) -> str:
+        """Subscribes `endpoint_url`; the signing secret is kept with the business's
+        credentials, where the rail's webhook verifier finds it. Answers the id."""
+        subscriber = self._subscriber(rail)
+        secrets = await self._credentials.load(business_id, rail)
+        if secrets is None:
+            raise NotFound(f"business {business_id} has no {rail.value} credentials")
+        subscription = await subscriber.subscribe(business_id, endpoint_url)
+        await self._credentials.save(
+            business_id,
+            rail,
+            {
+                **secrets,
+                "webhook_id": subscription.subscription_id,
+                "webhook_secret": subscription.secret,
+            },
+        )
+        async with self._uow() as uow:
+            await record(
+                uow,
+                self._clock,
+                SYSTEM_ACTOR,
+                "rail.webhooks_subscribed",
+                f"connection:{business_id}/{rail.value}",
+                after={"subscription": subscription.subscription_id, "url": endpoint_url},
+            )
+            await uow.commit()
+        return subscription.subscription_id
+
+    async def answer_handshake(self, event: StoredWebhook) -> bool:
+        """Answers a handshake event; False when the event is not one."""
+        if event.event_type != HANDSHAKE_EVENT:
+            return False
+        subscriber = self._subscriber(event.rail)
+        payload = json.loads(event.payload_json)
+        challenge, subscription_id = _handshake(payload)
+        if not challenge or not subscription_id or not event.account:
+            raise InvalidInput(f"handshake {event.event_id} names no challenge or subscription")
+        async with self._uow() as uow:
+            connections = await uow.connections.find_by_account(event.rail, event.account)
+        if not connections:
+            raise NotFound(f"no business is connected to {event.rail.value} {event.account}")
+        for connection in connections:
+            secrets = await self._credentials.load(connection.business_id, event.rail)
+            if secrets is None or secrets.get("webhook_id") != subscription_id:
+                continue
+            await subscriber.answer_handshake(connection.business_id, subscription_id, challenge)
+            async with self._uow() as uow:
+                await record(
+                    uow,
+                    self._clock,
+                    SYSTEM_ACTOR,
+                    "rail.webhooks_verified",
+                    f"connection:{connection.business_id}/{event.rail.value}",
+                    after={"subscription": subscription_id},
+                )
+                await uow.commit()
+            return True
+        raise NotFound(f"no business holds {event.rail.value} subscription {subscription_id}")
+
+    def _subscriber(self, rail: Rail) -> WebhookSubscriber:
+        try:
+            return self._subscribers[rail]
+        except KeyError:
+            raise NotFound(f"webhooks are not subscribed through {rail.value}") from None
+
+
+def _handshake(payload: object) -> tuple[str | None, str | None]:
+    """(challenge, subscription id) of a Ramp-style handshake envelope."""
+    if not isinstance(payload, dict):
+        return None, None
+    found = payload.get("object")
+    nested = found if isinstance(found, dict) else {}
+    challenge = payload.get("challenge") or nested.get("challenge")
+    subscription = nested.get("id")
+    return (
+        challenge if isinstance(challenge, str) else None,
+        subscription if isinstance(subscription, str) else None,
     )

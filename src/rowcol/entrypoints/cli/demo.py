@@ -9,6 +9,7 @@ import click
 
 from rowcol.bootstrap import RailSettings, Services, Settings, build, system_clock
 from rowcol.core.domain.errors import Conflict
+from rowcol.core.domain.ids import Rail
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Role
 from rowcol.core.services.scope import record
 from rowcol.demodata.generator import BusinessData, DemoFirm, generate_firm
@@ -34,9 +35,12 @@ def with_rails(settings: Settings, rig: SimulatorRig, base_url: str) -> Settings
     return dataclasses.replace(settings, rails=RailSettings.from_env(rig.environment(base_url)))
 
 
-async def seed_demo(settings: Settings, rig: SimulatorRig) -> list[tuple[str, str, str]]:
-    """Seeds the firm's people and clients, connects every client to its rails, syncs
-    them, and returns a login token per role of the lead advisor."""
+async def seed_demo(
+    settings: Settings, rig: SimulatorRig, rowcol_url: str
+) -> list[tuple[str, str, str]]:
+    """Seeds the firm's people and clients, connects every client to its rails (Ramp's
+    webhooks subscribed to RowCol at `rowcol_url`), syncs them, and returns a login
+    token per role of the lead advisor."""
     firm = rig.firm
     services = build(settings)
     try:
@@ -49,10 +53,14 @@ async def seed_demo(settings: Settings, rig: SimulatorRig) -> list[tuple[str, st
             await services.sync.connect(
                 connection.business_id, connection.rail, account=connection.account
             )
+            if connection.rail is Rail.RAMP:
+                await services.subscriptions.subscribe(
+                    connection.business_id, Rail.RAMP, f"{rowcol_url}/webhooks/ramp"
+                )
         failures = 0
         with click.progressbar(
             firm.businesses,
-            label="Syncing clients from QBO and Plaid",
+            label="Syncing clients from QBO, Plaid and Stripe",
             item_show_func=lambda b: b.name if b else "",
         ) as bar:
             for business in bar:

@@ -9,12 +9,12 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TextIO, TypeVar
 
 import click
 
 from rowcol.bootstrap import Services, Settings, SettingsError, build, migrate
-from rowcol.core.domain.ids import AdvisorId, BusinessId, UserId
+from rowcol.core.domain.ids import AdvisorId, BusinessId, Rail, UserId
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Actor, Role, RunwayTier
 from rowcol.entrypoints.cli.errors import (
     EXIT_AUDIT_BROKEN,
@@ -365,6 +365,53 @@ async def sync(services: Services, business_id: str | None, sync_all: bool) -> N
 
 
 @cli.group()
+def receivables() -> None:
+    """Receivables from a processor's exported files."""
+
+
+@receivables.command("import")
+@click.option("--business", "business_id", required=True, help="The business the files are of.")
+@click.option(
+    "--invoices",
+    type=click.File("r", encoding="utf-8-sig"),
+    help="Stripe invoices export (Billing > Invoices > Export), CSV.",
+)
+@click.option(
+    "--payouts",
+    type=click.File("r", encoding="utf-8-sig"),
+    help="Stripe payouts export (Balances > Payouts > Export), CSV.",
+)
+@click.option("--skip-bad-rows", is_flag=True, help="Store the readable rows and list the others.")
+@run_with_services
+async def receivables_import(
+    services: Services,
+    business_id: str,
+    invoices: TextIO | None,
+    payouts: TextIO | None,
+    skip_bad_rows: bool,
+) -> None:
+    """Import Stripe's CSV exports into a business (all or nothing; repeatable).
+
+    Invoices are refused for a business whose books are connected: the books hold them.
+    """
+    if invoices is None and payouts is None:
+        raise CliFailure("give --invoices FILE, --payouts FILE, or both", EXIT_USAGE)
+    done = await services.receivables_import.import_files(
+        SYSTEM_ACTOR,
+        BusinessId(business_id),
+        invoices=invoices.read() if invoices is not None else None,
+        payouts=payouts.read() if payouts is not None else None,
+        skip_bad_rows=skip_bad_rows,
+    )
+    for skipped in done.skipped:
+        click.echo(f"skipped {skipped}", err=True)
+    click.echo(
+        f"imported {done.invoices} invoice(s), {done.customers} customer(s) and "
+        f"{done.payouts} payout(s) into {business_id}"
+    )
+
+
+@cli.group()
 def secrets() -> None:
     """Rail credentials encrypted at rest."""
 
@@ -384,6 +431,38 @@ async def secrets_rotate(services: Services) -> None:
 @cli.group()
 def rails() -> None:
     """Rail connections and their health."""
+
+
+@rails.command("subscribe")
+@click.option("--business", "business_id", help="Subscribe one business.")
+@click.option("--all", "every", is_flag=True, help="Subscribe every business on the rail.")
+@click.option("--rail", type=click.Choice(["ramp"]), default="ramp", show_default=True)
+@click.option(
+    "--url",
+    "base_url",
+    required=True,
+    help="Where RowCol is reachable from the rail, e.g. https://rowcol.example.com",
+)
+@run_with_services
+async def rails_subscribe(
+    services: Services, business_id: str | None, every: bool, rail: str, base_url: str
+) -> None:
+    """Subscribe RowCol's webhook endpoint on a rail that subscribes per business.
+
+    The rail then sends a handshake, which RowCol answers when it arrives.
+    """
+    if bool(business_id) == every:
+        raise CliFailure("give exactly one of --business ID or --all", EXIT_USAGE)
+    chosen = Rail(rail)
+    targets = (
+        [BusinessId(business_id)] if business_id else await services.credentials.businesses(chosen)
+    )
+    endpoint = f"{base_url.rstrip('/')}/webhooks/{chosen.value}"
+    for target in targets:
+        subscription = await services.subscriptions.subscribe(target, chosen, endpoint)
+        click.echo(f"{target}: subscribed {endpoint} ({subscription}); handshake pending")
+    if not targets:
+        click.echo(f"no business has {chosen.value} credentials yet")
 
 
 @rails.command("health")
@@ -439,8 +518,8 @@ def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
     rig, simulators = start_simulators(firm, port + 1)
     try:
         settings = with_rails(settings, rig, simulators.url)
-        tokens = _run(seed_demo(settings, rig))
         base = f"http://{host}:{port}"
+        tokens = _run(seed_demo(settings, rig, base))
         click.echo(f"\nRowCol demo: {base}/   (API reference: {base}/docs)")
         click.echo(f"Simulated rails: {simulators.url}/{{qbo,plaid,ramp,stripe,sendgrid}}")
         for label, advisor_id, value in tokens:
@@ -449,7 +528,12 @@ def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
             f"\nTry:  curl -H 'Authorization: Bearer <token>' {base}/advisor/<advisor_id>/clients\n"
         )
         if not no_serve:
-            _serve(settings, host, port)
+            # The simulated rails push their webhooks to RowCol as the real ones do.
+            pump = rig.start_delivering(base)
+            try:
+                _serve(settings, host, port)
+            finally:
+                pump.stop()
     finally:
         simulators.stop()
 
