@@ -6,14 +6,25 @@ read and write to the acting user's advisor by going through the client links.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from rowcol.core.domain.approval import ApprovalPolicy
 from rowcol.core.domain.audit import AuditEntry, AuditEvent
 from rowcol.core.domain.connections import RailConnection, StoredWebhook, SyncCursor
-from rowcol.core.domain.ids import AdvisorId, BankAccountId, BusinessId, FirmId, Rail, UserId
+from rowcol.core.domain.errors import Conflict
+from rowcol.core.domain.ids import (
+    AdvisorId,
+    BankAccountId,
+    BusinessId,
+    FirmId,
+    PaymentId,
+    Rail,
+    UserId,
+)
+from rowcol.core.domain.payments import Payment, PaymentStatus
 from rowcol.core.domain.records import (
     Balance,
     BankAccount,
@@ -184,6 +195,52 @@ class WebhookInbox(Protocol):
     async def count(self, rail: Rail | None = None) -> int: ...
 
 
+class StaleWrite(Conflict):
+    """Someone changed the record since it was read; read it again and decide again."""
+
+
+class PaymentRepository(Protocol):
+    async def add(self, payment: Payment) -> None:
+        """Raises DuplicatePayment when the bill already has a payment that is not failed
+        or cancelled (a constraint in the store, not a check before it), Conflict when
+        the id or reference is taken."""
+        ...
+
+    async def get(self, payment_id: PaymentId) -> Payment | None: ...
+
+    async def find_by_reference(self, reference: str) -> Payment | None: ...
+
+    async def find_by_rail_id(self, rail_payment_id: str) -> Payment | None: ...
+
+    async def list(
+        self,
+        business_id: BusinessId | None = None,
+        *,
+        statuses: Collection[PaymentStatus] | None = None,
+    ) -> Sequence[Payment]:
+        """Oldest first; one business or all of them; only these statuses when given."""
+        ...
+
+    async def update(self, payment: Payment) -> None:
+        """Stores `payment` over the version it was made from (`version - 1`); raises
+        StaleWrite when the stored one is another, DuplicatePayment as `add` does."""
+        ...
+
+    async def lock_business(self, business_id: BusinessId) -> None:
+        """Holds every other unit of work that locks the same business until this one
+        ends: the liquidity guardrail sees every payment submitted before it."""
+        ...
+
+
+class PolicyRepository(Protocol):
+    async def get(self, business_id: BusinessId) -> ApprovalPolicy | None: ...
+
+    async def save(self, policy: ApprovalPolicy) -> None:
+        """Stores a new version; StaleWrite unless it follows the stored one (or is the
+        first, version 1)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     firms: FirmRepository
     advisors: AdvisorRepository
@@ -198,6 +255,8 @@ class UnitOfWork(Protocol):
     bank_transactions: RecordRepository[BankTransaction]
     reserves: RecordRepository[Reserve]
     payouts: RecordRepository[Payout]
+    payments: PaymentRepository
+    policies: PolicyRepository
     balances: BalanceRepository
     connections: ConnectionRepository
     cursors: SyncCursorRepository

@@ -14,6 +14,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+from rowcol.adapters.memory.payments import MemoryPayments, MemoryPolicies
+from rowcol.core.domain.approval import ApprovalPolicy
 from rowcol.core.domain.audit import GENESIS_HASH, AuditEntry, AuditEvent, chain
 from rowcol.core.domain.connections import (
     RailConnection,
@@ -23,6 +25,7 @@ from rowcol.core.domain.connections import (
 )
 from rowcol.core.domain.errors import Conflict, NotFound
 from rowcol.core.domain.ids import AdvisorId, BankAccountId, BusinessId, FirmId, Rail, UserId
+from rowcol.core.domain.payments import Payment
 from rowcol.core.domain.records import (
     Balance,
     BankAccount,
@@ -70,6 +73,8 @@ class MemoryState:
     cursors: dict[str, dict[tuple[Rail, str], SyncCursor]] = field(default_factory=dict)
     webhooks: dict[Rail, dict[str, StoredWebhook]] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
+    payments: dict[str, Payment] = field(default_factory=dict)
+    policies: dict[str, ApprovalPolicy] = field(default_factory=dict)
 
     def copy(self) -> MemoryState:
         """Records are frozen, so copying the containers isolates a unit of work."""
@@ -85,6 +90,8 @@ class MemoryState:
             cursors=dict(self.cursors),
             webhooks=dict(self.webhooks),
             audit=list(self.audit),
+            payments=dict(self.payments),
+            policies=dict(self.policies),
         )
 
 
@@ -437,6 +444,8 @@ class MemoryUnitOfWork(UnitOfWork):
         self.payouts: RecordRepository[Payout] = MemoryRecords(
             state, "payouts", _record_key("payout_id")
         )
+        self.payments = MemoryPayments(state.payments, state.businesses)
+        self.policies = MemoryPolicies(state.policies, state.businesses)
         self.balances = MemoryBalances(state)
         self.connections = MemoryConnections(state)
         self.cursors = MemoryCursors(state)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 NAMING_CONVENTION = {
@@ -250,6 +251,48 @@ payouts = Table(
     Column("status", String(32), nullable=False),
     Column("external_ref", Text, nullable=True),
     PrimaryKeyConstraint("business_id", "payout_id"),
+    _business_fk(),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    _id("payment_id", primary_key=True),
+    _id("business_id"),
+    Column("bill_id", Text, nullable=False),
+    Column("vendor_id", Text, nullable=False),
+    *_money("amount"),
+    Column("pay_on", Date, nullable=False),
+    Column("reference", String(100), nullable=False, unique=True),
+    Column("status", String(32), nullable=False, index=True),
+    # The bill while this payment holds it (not failed or cancelled), else NULL: the
+    # unique constraint below lets a bill have one such payment, however many race.
+    Column("active_bill", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("prepared_by", Text, nullable=True),
+    Column("approvals", JSON, nullable=False),
+    Column("rail_payment_id", String(100), nullable=True, index=True),
+    Column("submitted_at", UtcDateTime, nullable=True),
+    Column("rail_confirmed_at", UtcDateTime, nullable=True),
+    Column("bank_confirmed_at", UtcDateTime, nullable=True),
+    Column("bank_transaction_id", Text, nullable=True),
+    Column("ledger_confirmed_at", UtcDateTime, nullable=True),
+    Column("ledger_ref", Text, nullable=True),
+    Column("stuck_reason", Text, nullable=True),
+    Column("failure_reason", Text, nullable=True),
+    Column("blocked_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("business_id", "active_bill"),
+    _business_fk(),
+)
+
+approval_policies = Table(
+    "approval_policies",
+    metadata,
+    _id("business_id", primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("policy", JSON, nullable=False),
     _business_fk(),
 )
 

@@ -21,6 +21,7 @@ InvoiceId = NewType("InvoiceId", str)
 BankAccountId = NewType("BankAccountId", str)
 BankTransactionId = NewType("BankTransactionId", str)
 ReserveId = NewType("ReserveId", str)
+PaymentId = NewType("PaymentId", str)
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
