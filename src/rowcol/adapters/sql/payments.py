@@ -11,9 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from sqlalchemy import Executable, RowMapping, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Executable,
+    Insert,
+    RowMapping,
+    Table,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from rowcol.adapters.sql import tables as t
@@ -32,8 +41,20 @@ from rowcol.core.domain.payments import RELEASES_BILL, DuplicatePayment, Payment
 from rowcol.core.domain.tenancy import Role
 from rowcol.ports.repository import PaymentRepository, PolicyRepository, StaleWrite
 
-if TYPE_CHECKING:
-    from rowcol.adapters.sql.repository import _Db
+
+class _Db(Protocol):
+    """The unit of work's connection (see `repository._Db`)."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    def sort(self, column: ColumnElement[str]) -> ColumnElement[str]: ...
+
+    async def read(self, statement: Executable) -> CursorResult[Any]: ...
+
+    async def write(self, statement: Executable) -> CursorResult[Any]: ...
+
+    def insert_new(self, table: Table, keys: Sequence[str]) -> Insert: ...
 
 
 def _money_json(money: Money | None) -> dict[str, Any] | None:
