@@ -32,9 +32,12 @@ from rowcol.core.services.audit import AuditService
 from rowcol.core.services.client_records import ClientRecordsService
 from rowcol.core.services.clients import ClientService
 from rowcol.core.services.features import FeatureService
+from rowcol.core.services.payments import PaymentService
 from rowcol.core.services.rail_health import RailHealthService
 from rowcol.core.services.receivables import ReceivablesImport
+from rowcol.core.services.reserves import ReserveService
 from rowcol.core.services.sync import SmartSync
+from rowcol.core.services.verification import VerificationService
 from rowcol.core.services.webhooks import (
     WebhookHandler,
     WebhookService,
@@ -416,9 +419,18 @@ def _stripe_csv_reader() -> ARExportReader:
     return StripeCsvReader()
 
 
-def _ramp_handler(subscriptions: WebhookSubscriptions) -> WebhookHandler:
+def _ramp_handler(
+    subscriptions: WebhookSubscriptions, verification: VerificationService
+) -> WebhookHandler:
+    """Ramp's handshake is answered; its bill events move the payment they name along."""
+
     async def handle(event: StoredWebhook) -> None:
-        await subscriptions.answer_handshake(event)
+        if await subscriptions.answer_handshake(event):
+            return
+        if event.event_type.startswith("bills."):
+            found = json.loads(event.payload_json).get("object") or {}
+            if isinstance(found, dict) and isinstance(found.get("id"), str):
+                await verification.on_rail_event(found["id"])
 
     return handle
 
@@ -463,6 +475,23 @@ class Container(containers.DeclarativeContainer):
         bank=providers.Callable(lambda r: r.bank, rails),
         receivables=providers.Callable(lambda r: r.receivables, rails),
     )
+    payments = providers.Singleton(
+        PaymentService,
+        uow_factory,
+        clock,
+        rail=providers.Callable(lambda r: r.payments, rails),
+        bank=providers.Callable(lambda r: r.bank, rails),
+    )
+    reserves = providers.Singleton(ReserveService, uow_factory, clock)
+    verification = providers.Singleton(
+        VerificationService,
+        uow_factory,
+        clock,
+        payments,
+        rail=providers.Callable(lambda r: r.payments, rails),
+        notifier=providers.Callable(lambda r: r.notifier, rails),
+        sync=sync,
+    )
     receivables_import = providers.Singleton(
         ReceivablesImport, uow_factory, clock, providers.Singleton(_stripe_csv_reader)
     )
@@ -474,15 +503,16 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(lambda r: r.subscribers, rails),
     )
     webhook_handlers = providers.Callable(
-        lambda sync, uow, subscriptions: {
+        lambda sync, uow, subscriptions, verification: {
             Rail.PLAID: _sync_handler(sync, uow, Rail.PLAID),
             Rail.QBO: _sync_handler(sync, uow, Rail.QBO),
             Rail.STRIPE: _sync_handler(sync, uow, Rail.STRIPE),
-            Rail.RAMP: _ramp_handler(subscriptions),
+            Rail.RAMP: _ramp_handler(subscriptions, verification),
         },
         sync,
         uow_factory,
         subscriptions,
+        verification,
     )
     webhooks = providers.Singleton(
         WebhookService,
@@ -510,6 +540,9 @@ class Services:
     webhooks: WebhookService
     subscriptions: WebhookSubscriptions
     receivables_import: ReceivablesImport
+    payments: PaymentService
+    reserves: ReserveService
+    verification: VerificationService
     sync: SmartSync
     credentials: CredentialStore
     monitor: RailHealthMonitor
@@ -549,6 +582,9 @@ def build(
         webhooks=container.webhooks(),
         subscriptions=container.subscriptions(),
         receivables_import=container.receivables_import(),
+        payments=container.payments(),
+        reserves=container.reserves(),
+        verification=container.verification(),
         sync=container.sync(),
         credentials=container.credentials(),
         monitor=container.monitor(),

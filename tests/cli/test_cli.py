@@ -42,6 +42,10 @@ def test_every_command_explains_itself_with_help() -> None:
         ["audit", "verify"],
         ["receivables", "import"],
         ["rails", "subscribe"],
+        ["payments"],
+        ["payments", "list"],
+        ["payments", "show"],
+        ["payments", "reconcile"],
     ]
     for args in groups + commands:
         code, out = run({}, *args, "--help")

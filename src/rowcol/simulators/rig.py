@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from rowcol.core.domain.ids import BusinessId, Rail
@@ -15,6 +17,8 @@ from rowcol.demodata.generator import DemoFirm
 from rowcol.simulators import plaid, qbo, ramp, sendgrid, stripe
 from rowcol.simulators.faults import FaultPlan
 from rowcol.simulators.hub import SimulatorHub
+
+_QBO_BILL = re.compile(r"for bill qbo-(\d+)")
 
 
 @dataclass
@@ -41,6 +45,19 @@ class SimulatorRig:
         self.sendgrid = sendgrid.seed_from_demo(self.firm)
         self.ramp = ramp.seed_from_demo(self.firm)
         self.stripe = stripe.seed_from_demo(self.firm)
+        self._link_vendors()
+
+    def _link_vendors(self) -> None:
+        """Ramp knows each vendor by the books' id (`accounting_vendor_remote_id`), as
+        its accounting sync with QBO sets it; RowCol's vendor ids come from QBO."""
+        for business in self.firm.businesses:
+            biz = business.business_id
+            by_name = {
+                record["DisplayName"]: f"qbo-{qbo_id}"
+                for qbo_id, record in self.qbo.company(biz).records["Vendor"].items()
+            }
+            for vendor in self.ramp.business_for(biz).vendors.values():
+                vendor.remote_id = by_name.get(vendor.name, vendor.remote_id)
 
     def hub(self) -> SimulatorHub:
         apps: dict[str, Any] = {
@@ -83,6 +100,44 @@ class SimulatorRig:
         )
         statuses += await ramp.deliver_webhooks(self.ramp)
         return statuses
+
+    def settle_payments(self, days: int = 0) -> list[str]:
+        """Ramp pays the approved bills now due (after `days` more days), and the world
+        follows as it does for a real client: the money leaves the Plaid account (a
+        transaction, a lower balance, a webhook) and Ramp's accounting sync records the
+        bill payment in QBO. Answers the Ramp bill ids paid."""
+        paid = self.ramp.advance(days)
+        for bill in paid:
+            business, _ = self.ramp.find_bill(bill.id)
+            biz = business.rowcol_id
+            amount = Decimal(bill.amount_minor) / 100
+            on = (bill.paid_at or self.ramp.now()).date()
+            vendor = business.vendors.get(bill.vendor_id)
+            item_id = plaid.item_id_for(biz)
+            item = self.plaid.items.get(item_id)
+            if item is not None and item.accounts:
+                account = sorted(item.accounts.values(), key=lambda a: a.account_id)[0]
+                self.plaid.add_transaction(
+                    item_id,
+                    plaid.SimTransaction(
+                        transaction_id=f"txn-ramp-{bill.id}",
+                        account_id=account.account_id,
+                        amount=amount,
+                        date=on,
+                        name=f"RAMP BILL PAY {vendor.name if vendor else bill.vendor_id}",
+                        merchant_name=vendor.name if vendor else None,
+                    ),
+                )
+                if account.current is not None:
+                    current = account.current - amount
+                    self.plaid.set_balance(
+                        item_id, account.account_id, current=current, available=current
+                    )
+            ledger_bill = _QBO_BILL.search(bill.memo or "")
+            if ledger_bill is not None:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.qbo.pay_bill(biz, ledger_bill.group(1), amount=amount, on=on)
+        return [bill.id for bill in paid]
 
     def start_delivering(self, rowcol_url: str, *, every: float = 2.0) -> WebhookPump:
         """Delivers owed webhooks every `every` seconds from a background thread, as the
@@ -152,4 +207,5 @@ class WebhookPump:
         while not self._stop.wait(self._every):
             # An unreachable RowCol leaves the events owed; the next round retries them.
             with contextlib.suppress(Exception):
+                self._rig.settle_payments()
                 asyncio.run(self._rig.deliver(self._url))

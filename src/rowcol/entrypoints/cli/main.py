@@ -15,6 +15,7 @@ import click
 
 from rowcol.bootstrap import Services, Settings, SettingsError, build, migrate
 from rowcol.core.domain.ids import AdvisorId, BusinessId, Rail, UserId
+from rowcol.core.domain.payments import PaymentStatus
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Actor, Role, RunwayTier
 from rowcol.entrypoints.cli.errors import (
     EXIT_AUDIT_BROKEN,
@@ -486,6 +487,115 @@ async def rails_health(services: Services, advisor_id: str) -> None:
             f"{h.rail:<8} {h.key:<14} calls {h.calls:<5} errors {h.error_rate:.0%}  p95 {p95}"
             f"  circuit {h.circuit.value}"
         )
+
+
+# -- payments ----------------------------------------------------------------------
+
+
+@cli.group()
+def payments() -> None:
+    """Bill payments: their status, chain of custody and reconciliation."""
+
+
+PAYMENT_STATUSES = [s.value for s in PaymentStatus]
+
+
+@payments.command("list")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--client", "client_id", required=True)
+@click.option("--status", type=click.Choice(PAYMENT_STATUSES), help="Only payments in this state.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@run_with_services
+async def payments_list(
+    services: Services, advisor_id: str, client_id: str, status: str | None, as_json: bool
+) -> None:
+    """List a client's payments."""
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    found = await services.payments.payments(
+        actor,
+        AdvisorId(advisor_id),
+        BusinessId(client_id),
+        statuses=(PaymentStatus(status),) if status else None,
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "payment_id": p.payment_id,
+                        "bill_id": p.bill_id,
+                        "vendor_id": p.vendor_id,
+                        "amount_minor": p.amount.amount_minor,
+                        "currency": p.amount.currency,
+                        "pay_on": p.pay_on.isoformat(),
+                        "status": p.status.value,
+                        "rail_payment_id": p.rail_payment_id,
+                    }
+                    for p in found
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not found:
+        click.echo(f"client {client_id} has no payments" + (f" {status}" if status else ""))
+        return
+    for p in found:
+        click.echo(
+            f"{p.payment_id:<22} {p.status.value:<15} {p.amount.format():>16}  "
+            f"bill {p.bill_id}  pay on {p.pay_on.isoformat()}"
+        )
+    click.echo(f"{len(found)} payment(s)")
+
+
+@payments.command("show")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--client", "client_id", required=True)
+@click.argument("payment_id")
+@run_with_services
+async def payments_show(
+    services: Services, advisor_id: str, client_id: str, payment_id: str
+) -> None:
+    """Show a payment and its chain of custody, oldest step first."""
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    view = await services.payments.payment(
+        actor, AdvisorId(advisor_id), BusinessId(client_id), payment_id
+    )
+    p = view.payment
+    click.echo(f"{p.payment_id}  {p.status.value}  {p.amount.format()}")
+    click.echo(f"bill {p.bill_id}  vendor {p.vendor_id}  pay on {p.pay_on.isoformat()}")
+    click.echo(f"reference {p.reference}  rail id {p.rail_payment_id or '-'}")
+    for reason in (p.blocked_reason, p.failure_reason, p.stuck_reason):
+        if reason:
+            click.echo(f"reason: {reason}")
+    click.echo("custody:")
+    for event in view.custody:
+        at = event.at.isoformat(timespec="seconds")
+        click.echo(f"  {at}  {event.action:<24} {event.actor}")
+
+
+@payments.command("reconcile")
+@click.option("--business", "business_id", help="Only this business (default: every one).")
+@run_with_services
+async def payments_reconcile(services: Services, business_id: str | None) -> None:
+    """Settle payments whose rail answer was lost: link the rail's copy found by
+    reference, or send again under the same reference when the rail has none."""
+    async with services.uow_factory() as uow:
+        seen = await uow.audit.head_count()
+    touched = await services.payments.reconcile(
+        business_id=BusinessId(business_id) if business_id else None
+    )
+    async with services.uow_factory() as uow:
+        resent = {
+            e.subject.removeprefix("payment:")
+            for e in await uow.audit.events(after_seq=seen)
+            if e.action == "payment.resent"
+        }
+    for p in touched:
+        how = "resent" if p.payment_id in resent else "linked"
+        rail_id = p.rail_payment_id or "-"
+        click.echo(f"{p.business_id} {p.payment_id}: {how} ({p.status.value}, rail id {rail_id})")
+    click.echo(f"{len(touched)} payment(s) reconciled")
 
 
 # -- serving and the demo -----------------------------------------------------------

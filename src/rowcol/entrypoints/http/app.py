@@ -28,6 +28,7 @@ from rowcol.entrypoints.http.api import (
 )
 from rowcol.entrypoints.http.auth import BearerAuth
 from rowcol.entrypoints.http.errors import EXCEPTION_HANDLERS
+from rowcol.entrypoints.http.payments import PaymentController
 from rowcol.entrypoints.http.rails import RailHealthController, receive_webhook
 
 _PUBLIC = {"exclude_from_auth": True}
@@ -110,6 +111,7 @@ def create_app(services: Services, *, inbox_interval: float = INBOX_INTERVAL_SEC
             MeController,
             AdvisorController,
             ClientController,
+            PaymentController,
             RailHealthController,
             receive_webhook,
         ],
