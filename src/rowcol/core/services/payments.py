@@ -584,6 +584,8 @@ class PaymentService:
                 changed: Payment = change(current)
                 if changed is current:
                     return current
+                # Several transitions at once are still one write.
+                changed = replace(changed, version=current.version + 1)
                 try:
                     await self._save(uow, actor, current, changed, action)
                 except StaleWrite:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rowcol.core.domain import payments as life
 from rowcol.core.domain.ids import BankTransactionId, BusinessId, Rail, VendorId
@@ -167,6 +167,8 @@ class VerificationService:
                 changed = change(current)
                 if changed is current:
                     return None
+                # Several pieces of evidence at once are still one write.
+                changed = replace(changed, version=current.version + 1)
                 try:
                     await uow.payments.update(changed)
                 except StaleWrite:
