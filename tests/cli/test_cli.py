@@ -42,6 +42,7 @@ def test_every_command_explains_itself_with_help() -> None:
         ["audit", "verify"],
         ["receivables", "import"],
         ["rails", "subscribe"],
+        ["verify", "run"],
         ["payments"],
         ["payments", "list"],
         ["payments", "show"],

@@ -21,8 +21,10 @@ from rowcol.core.domain.money import Money
 from rowcol.core.domain.records import Balance, Bill, Vendor
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Role
 from rowcol.core.services.payments import PaymentService
+from rowcol.core.services.verification import VerificationService
 from rowcol.entrypoints.cli.errors import EXIT_NOT_FOUND
 from rowcol.entrypoints.cli.main import cli
+from rowcol.ports.payment_rail import RailPaymentStatus
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -49,11 +51,13 @@ def rail(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> MemoryPaymentR
 
     def with_rail(settings: Settings, **kwargs: Any) -> Services:
         services = build(settings, clock=clock, **kwargs)
+        payments = PaymentService(
+            services.uow_factory, clock, rail=memory, bank=MemoryBankVerifier(clock)
+        )
         return dataclasses.replace(
             services,
-            payments=PaymentService(
-                services.uow_factory, clock, rail=memory, bank=MemoryBankVerifier(clock)
-            ),
+            payments=payments,
+            verification=VerificationService(services.uow_factory, clock, payments, rail=memory),
         )
 
     monkeypatch.setattr(cli_main, "build", with_rail)
@@ -180,3 +184,20 @@ def test_reconcile_resends_under_the_same_reference_when_the_rail_never_got_it(
     assert "resent" in out and "1 payment(s) reconciled" in out
     assert [r.reference for r in rail.requests] == [reference, reference]
     assert list(rail.payments) == [(business, reference)]
+
+
+def test_verify_run_moves_a_payment_the_rail_paid_to_rail_confirmed(
+    env: dict[str, str], rail: MemoryPaymentRail
+) -> None:
+    business = seed(env, rail)
+    [(_, reference)] = rail.payments
+
+    code, out = run(env, "verify", "run")
+    assert code == 0, out
+    assert "checked 1 payment(s): 0 moved" in out
+
+    rail.settle(BusinessId(business), reference, RailPaymentStatus.PAID)
+    code, out = run(env, "verify", "run", "--business", business)
+
+    assert code == 0, out
+    assert "submitted -> rail_confirmed" in out and "1 moved" in out

@@ -64,7 +64,7 @@ from rowcol.core.services.payments import BillResult, Outcome, PaymentService
 from rowcol.ports.clock import Clock
 from rowcol.ports.errors import Rejected, Unavailable
 from rowcol.ports.payment_rail import PaymentRequest, RailPayment
-from rowcol.ports.repository import StaleWrite, UnitOfWorkFactory
+from rowcol.ports.repository import UnitOfWorkFactory
 from support import NOW, Tenant, add_tenant, make_services
 
 T = TypeVar("T")
@@ -347,25 +347,13 @@ class PaymentMachine(RuleBasedStateMachine):
             return multiple()
         return result.payment_id
 
-    def _known_stale_block(self, payment_id: str) -> None:
-        """KNOWN BUG, tolerated so the machine can go on: submitting a payment that is
-        already blocked, when the guardrail blocks it again for the very same reason,
-        raises StaleWrite instead of answering BLOCKED (`life.block` returns the payment
-        unchanged and `_submit` still stores it as a new version, five times over).
-        Only that case is let through: the payment must be blocked and stay so."""
-        stored = {p.payment_id: p for p in self.run(self._stored_payments())}
-        assert stored[PaymentId(payment_id)].status is PaymentStatus.BLOCKED
-
     @rule(payment_id=payments)
     def submit(self, payment_id: str) -> None:
-        try:
-            self._guarded(
-                lambda: self.service.submit(
-                    self.actors[CONTROLLERS[2]], self.tenant.advisor_id, self.biz, payment_id
-                )
+        self._guarded(
+            lambda: self.service.submit(
+                self.actors[CONTROLLERS[2]], self.tenant.advisor_id, self.biz, payment_id
             )
-        except StaleWrite:
-            self._known_stale_block(payment_id)
+        )
 
     @rule(payment_id=payments)
     def double_click_submit(self, payment_id: str) -> None:
@@ -382,8 +370,6 @@ class PaymentMachine(RuleBasedStateMachine):
         for outcome in outcomes:
             if isinstance(outcome, ProcessCrashed):
                 self.service = self._start_service()
-            elif isinstance(outcome, StaleWrite):
-                self._known_stale_block(payment_id)
             elif isinstance(outcome, BaseException):
                 raise outcome
 

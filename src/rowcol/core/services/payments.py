@@ -105,6 +105,13 @@ class PaymentView:
     """Every audited step of the payment, oldest first."""
 
 
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    payment: Payment
+    action: str
+    """`linked` (the rail had it) or `resent` (it had not; sent under the same reference)."""
+
+
 def new_payment_id() -> PaymentId:
     return PaymentId(f"pay-{secrets.token_hex(8)}")
 
@@ -536,7 +543,7 @@ class PaymentService:
         }.get(status, "payment.rail_accepted")
         return await self._update(payment_id, change, actor, action)
 
-    async def reconcile(self, *, business_id: BusinessId | None = None) -> list[Payment]:
+    async def reconcile(self, *, business_id: BusinessId | None = None) -> list[Reconciled]:
         """Payments whose rail answer was lost: found by reference and linked, or sent
         again under the same reference when the rail has none."""
         rail = self._rail
@@ -546,7 +553,7 @@ class PaymentService:
             pending = await uow.payments.list(
                 business_id, statuses=(PaymentStatus.SUBMITTED, PaymentStatus.STUCK)
             )
-        touched = []
+        done = []
         for payment in pending:
             if payment.rail_payment_id is not None or payment.rail_confirmed_at is not None:
                 continue
@@ -555,11 +562,10 @@ class PaymentService:
             except PortError:
                 continue  # the rail cannot tell yet; the next run asks again
             if found is not None:
-                touched.append(
-                    await self._apply_rail(
-                        SYSTEM_ACTOR, payment.payment_id, found.rail_payment_id, found.status
-                    )
+                linked = await self._apply_rail(
+                    SYSTEM_ACTOR, payment.payment_id, found.rail_payment_id, found.status
                 )
+                done.append(Reconciled(linked, "linked"))
                 continue
             await self._note(
                 SYSTEM_ACTOR, payment, "payment.resent", {"reference": payment.reference}
@@ -567,9 +573,8 @@ class PaymentService:
             await self._send(SYSTEM_ACTOR, payment, rail, None)
             async with self._uow() as uow:
                 again = await uow.payments.get(payment.payment_id)
-            if again is not None:
-                touched.append(again)
-        return touched
+            done.append(Reconciled(again or payment, "resent"))
+        return done
 
     # Helpers -------------------------------------------------------------------------
 

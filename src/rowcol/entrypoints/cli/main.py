@@ -580,22 +580,41 @@ async def payments_show(
 async def payments_reconcile(services: Services, business_id: str | None) -> None:
     """Settle payments whose rail answer was lost: link the rail's copy found by
     reference, or send again under the same reference when the rail has none."""
-    async with services.uow_factory() as uow:
-        seen = await uow.audit.head_count()
-    touched = await services.payments.reconcile(
+    done = await services.payments.reconcile(
         business_id=BusinessId(business_id) if business_id else None
     )
-    async with services.uow_factory() as uow:
-        resent = {
-            e.subject.removeprefix("payment:")
-            for e in await uow.audit.events(after_seq=seen)
-            if e.action == "payment.resent"
-        }
-    for p in touched:
-        how = "resent" if p.payment_id in resent else "linked"
+    for item in done:
+        p = item.payment
         rail_id = p.rail_payment_id or "-"
-        click.echo(f"{p.business_id} {p.payment_id}: {how} ({p.status.value}, rail id {rail_id})")
-    click.echo(f"{len(touched)} payment(s) reconciled")
+        click.echo(
+            f"{p.business_id} {p.payment_id}: {item.action} ({p.status.value}, rail id {rail_id})"
+        )
+    click.echo(f"{len(done)} payment(s) reconciled")
+
+
+@cli.group()
+def verify() -> None:
+    """Following payments across the rails until they agree."""
+
+
+@verify.command("run")
+@click.option("--business", "business_id", help="Only this business (default: every one).")
+@run_with_services
+async def verify_run(services: Services, business_id: str | None) -> None:
+    """One pass: reconcile lost rail answers, then move each payment along rail, bank
+    and ledger confirmations; a payment past a deadline becomes stuck (and its
+    controllers are told)."""
+    report = await services.verification.run(
+        business_id=BusinessId(business_id) if business_id else None
+    )
+    for line in report.advanced:
+        click.echo(f"  {line}")
+    for payment_id in report.stuck:
+        click.echo(f"  {payment_id}: stuck", err=True)
+    click.echo(
+        f"checked {report.checked} payment(s): {len(report.advanced)} moved, "
+        f"{len(report.stuck)} stuck, {len(report.failed)} failed, {report.reconciled} reconciled"
+    )
 
 
 # -- serving and the demo -----------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,19 +70,20 @@ async def docs(request: Request[Any, Any, Any]) -> Template:
 
 
 INBOX_INTERVAL_SECONDS = 30.0
+VERIFY_INTERVAL_SECONDS = 300.0
 
 
-def _inbox_worker(services: Services, interval: float) -> tuple[Any, Any]:
-    """Retries webhooks whose processing failed, on a timer, for as long as the app runs."""
+def _periodic(what: str, interval: float, work: Callable[[], Awaitable[object]]) -> tuple[Any, Any]:
+    """Runs `work` every `interval` seconds for as long as the app runs."""
     state: dict[str, asyncio.Task[None]] = {}
 
     async def loop() -> None:
         while True:
             await asyncio.sleep(interval)
             try:
-                await services.webhooks.process_due()
+                await work()
             except Exception:
-                log.exception("processing the webhook inbox failed")
+                log.exception("%s failed", what)
 
     async def start() -> None:
         state["task"] = asyncio.create_task(loop())
@@ -96,8 +98,20 @@ def _inbox_worker(services: Services, interval: float) -> tuple[Any, Any]:
     return start, stop
 
 
-def create_app(services: Services, *, inbox_interval: float = INBOX_INTERVAL_SECONDS) -> Litestar:
-    start_inbox, stop_inbox = _inbox_worker(services, inbox_interval)
+def create_app(
+    services: Services,
+    *,
+    inbox_interval: float = INBOX_INTERVAL_SECONDS,
+    verify_interval: float = VERIFY_INTERVAL_SECONDS,
+) -> Litestar:
+    """The app; on timers it retries failed webhooks and follows payments whose
+    confirmations are late (polling the rails when their webhooks do not come)."""
+    start_inbox, stop_inbox = _periodic(
+        "processing the webhook inbox", inbox_interval, services.webhooks.process_due
+    )
+    start_verify, stop_verify = _periodic(
+        "verifying payments", verify_interval, services.verification.run
+    )
     auth = DefineMiddleware(
         BearerAuth,
         tokens=services.tokens,
@@ -119,8 +133,8 @@ def create_app(services: Services, *, inbox_interval: float = INBOX_INTERVAL_SEC
         middleware=[auth],
         exception_handlers=EXCEPTION_HANDLERS,
         state=_state(services),
-        on_startup=[start_inbox],
-        on_shutdown=[stop_inbox, services.aclose],
+        on_startup=[start_inbox, start_verify],
+        on_shutdown=[stop_inbox, stop_verify, services.aclose],
         template_config=TemplateConfig(
             directory=Path(__file__).parent / "templates", engine=JinjaTemplateEngine
         ),
