@@ -95,6 +95,9 @@ class RailSettings:
     ramp_base_url: str = "https://api.ramp.com"
     ramp_enabled: bool = False
     """Ramp has no firm-level credentials; it is wired when its base URL is configured."""
+    ramp_replica_lag_seconds: float = 30.0
+    """How long after a create whose answer was lost Ramp's lists may still miss it; until
+    then a look-up that finds nothing is not trusted (no second send)."""
     stripe_base_url: str = "https://api.stripe.com"
     stripe_enabled: bool = False
     """Stripe keys are per business; it is wired when its base URL is configured."""
@@ -123,6 +126,9 @@ class RailSettings:
             qbo_redirect_uri=get("QBO_REDIRECT_URI", defaults.qbo_redirect_uri) or "",
             ramp_base_url=get("RAMP_BASE_URL", defaults.ramp_base_url) or "",
             ramp_enabled=bool(env.get("ROWCOL_RAMP_BASE_URL")),
+            ramp_replica_lag_seconds=float(
+                get("RAMP_REPLICA_LAG_SECONDS", None) or defaults.ramp_replica_lag_seconds
+            ),
             stripe_base_url=get("STRIPE_BASE_URL", defaults.stripe_base_url) or "",
             stripe_enabled=bool(env.get("ROWCOL_STRIPE_BASE_URL")),
             stripe_webhook_secrets=tuple(
@@ -322,6 +328,7 @@ def _rails(
             credentials=credentials,
             clock=clock,
             caller=ramp_caller(monitor),
+            replica_lag=timedelta(seconds=rails.ramp_replica_lag_seconds),
         )
         payments = ramp
         subscribers[Rail.RAMP] = ramp

@@ -17,11 +17,13 @@ from rowcol.core.domain.guardrail import BufferRule
 from rowcol.core.domain.ids import Rail
 from rowcol.core.domain.money import Money
 from rowcol.core.domain.payments import PaymentStatus
-from rowcol.core.domain.tenancy import Role
+from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Role
 from rowcol.core.services.payments import Outcome
 from rowcol.demodata import generate_firm
 from rowcol.demodata.seed import seed_firm
 from rowcol.entrypoints.http.app import create_app
+from rowcol.ports.repository import UnitOfWorkFactory
+from rowcol.simulators.faults import FaultKind
 from rowcol.simulators.rig import SimulatorRig
 from rowcol.simulators.server import BackgroundServer
 
@@ -113,4 +115,84 @@ async def test_a_week_of_bills_is_approved_some_blocked_the_rest_paid_and_verifi
         assert actions[-1] == "payment.verified"
         approved = view.custody[0].after
         assert isinstance(approved, dict) and approved["context"]["guardrail"] == "allowed"
+        await services.aclose()
+
+
+async def test_with_rail_faults_and_racing_approvers_each_bill_is_paid_once_and_verified(
+    uow_factory: UnitOfWorkFactory, tmp_path: Path
+) -> None:
+    """The same invariants on the real adapters, with Ramp answering 429 and 5xx and
+    dropping an answer after creating the bill, while two controllers approve the same
+    bills at once; on memory, SQLite and PostgreSQL."""
+    firm = generate_firm(clients=1, seed=12, today=TODAY, history_months=2)
+    biz = firm.businesses[0].business_id
+    rig = SimulatorRig(firm)
+    await seed_firm(uow_factory, dataclasses.replace(firm, records=()))
+    lead = firm.advisors[0].advisor_id
+    with BackgroundServer(rig.hub()) as simulators:
+        settings = Settings(
+            database_url="unused",
+            data_dir=tmp_path,
+            jwt_keys={"k": "k" * 40},
+            jwt_active_kid="k",
+            rails=RailSettings.from_env(
+                {**rig.environment(simulators.url), "ROWCOL_RAMP_REPLICA_LAG_SECONDS": "1"}
+            ),
+        )
+        services = build(settings, clock=SystemClock(), uow_factory=uow_factory)
+        for connection in rig.connections():
+            await services.credentials.save(biz, connection.rail, connection.secrets)
+            await services.sync.connect(biz, connection.rail, account=connection.account)
+        assert all(r.ok for r in await services.sync.sync_business(biz))
+        first = await services.advisors.add_staff_user(
+            SYSTEM_ACTOR, lead, email="c1@firm.example", name="C One", role=Role.CONTROLLER
+        )
+        second = await services.advisors.add_staff_user(
+            SYSTEM_ACTOR, lead, email="c2@firm.example", name="C Two", role=Role.CONTROLLER
+        )
+        one = await services.advisors.actor_for_user(first.user_id)
+        two = await services.advisors.actor_for_user(second.user_id)
+        payable = await services.payments.payable_bills(one, lead, biz)
+        chosen = [p.bill.bill_id for p in sorted(payable, key=lambda p: p.bill.bill_id)[:4]]
+        await services.payments.set_policy(
+            one,
+            lead,
+            biz,
+            single_approver_limit=Money(10**12, "USD"),
+            buffer=BufferRule.fixed(Money(0, "USD")),
+        )
+        bills_path = "/developer/v1/bills$"
+        rig.plan.add(FaultKind.RATE_LIMIT, path=bills_path, method="POST", retry_after=0)
+        rig.plan.add(FaultKind.SERVER_ERROR, path=bills_path, method="POST")
+        rig.plan.add(FaultKind.DROP, path=bills_path, method="POST")
+
+        racing = await asyncio.gather(
+            services.payments.approve_bills(one, lead, biz, chosen, pay_on=TODAY),
+            services.payments.approve_bills(two, lead, biz, list(reversed(chosen)), pay_on=TODAY),
+        )
+
+        by_bill: dict[str, set[str | None]] = {}
+        for batch in racing:
+            for result in batch:
+                assert result.outcome in (Outcome.PAID, Outcome.APPROVED), result
+                by_bill.setdefault(result.bill_id, set()).add(result.payment_id)
+        assert all(len(ids) == 1 for ids in by_bill.values()), "one payment per bill"
+        for _ in range(100):
+            rig.settle_payments()
+            report = await services.verification.run(business_id=biz)
+            async with uow_factory() as uow:
+                stored = await uow.payments.list(biz)
+            if len(stored) == 4 and all(p.status is PaymentStatus.VERIFIED for p in stored):
+                break
+            await asyncio.sleep(0.5)  # Plaid allows 50 transaction syncs a minute per item
+        assert [p.status for p in stored] == [PaymentStatus.VERIFIED] * 4, report
+        copies = [
+            b.remote_id
+            for b in rig.ramp.business_for(biz).bills.values()
+            if b.remote_id and b.remote_id.startswith("rowcol-")
+        ]
+        assert sorted(copies) == sorted(p.reference for p in stored), "each paid once on Ramp"
+        assert all(f.times == 0 for f in rig.plan.faults), "every fault was met"
+        checked, broken = await services.audit.verify()
+        assert broken is None and checked > 0
         await services.aclose()

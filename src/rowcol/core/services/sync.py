@@ -108,7 +108,10 @@ class SmartSync:
         *,
         rails: Sequence[Rail] | None = None,
         progress: ProgressFn | None = None,
+        balances: bool = True,
     ) -> list[RailSyncResult]:
+        """`balances=False` leaves bank balances alone: they are rate-limited hard (Plaid:
+        5 a minute per item), and a caller after transactions does not need them."""
         async with self._uow() as uow:
             connections = await uow.connections.list(business_id)
         wanted = set(rails or SYNCED_RAILS)
@@ -116,19 +119,21 @@ class SmartSync:
         for connection in connections:
             if connection.rail not in wanted or connection.rail not in SYNCED_RAILS:
                 continue
-            result = await self.sync_rail(connection)
+            result = await self.sync_rail(connection, balances=balances)
             results.append(result)
             if progress is not None:
                 progress(business_id, connection.rail, result)
         return results
 
-    async def sync_rail(self, connection: RailConnection) -> RailSyncResult:
+    async def sync_rail(
+        self, connection: RailConnection, *, balances: bool = True
+    ) -> RailSyncResult:
         started = self._clock.now()
         try:
             if connection.rail is Rail.QBO:
                 changed = await self._sync_ledger(connection.business_id, started)
             elif connection.rail is Rail.PLAID:
-                changed = await self._sync_bank(connection.business_id, started)
+                changed = await self._sync_bank(connection.business_id, started, balances)
             elif connection.rail is Rail.STRIPE:
                 changed = await self._sync_receivables(connection.business_id, started)
             else:
@@ -224,12 +229,14 @@ class SmartSync:
             await uow.commit()
         return {"payouts": len(payouts), "customers": len(customers), "invoices": len(invoices)}
 
-    async def _sync_bank(self, business_id: BusinessId, started: datetime) -> dict[str, int]:
+    async def _sync_bank(
+        self, business_id: BusinessId, started: datetime, with_balances: bool = True
+    ) -> dict[str, int]:
         bank = _require(self._bank, Rail.PLAID)
         async with self._uow() as uow:
             cursor = await uow.cursors.get(business_id, Rail.PLAID, TRANSACTIONS_STREAM)
         accounts = await bank.list_accounts(business_id)
-        balances = await bank.get_balances(business_id)
+        balances = await bank.get_balances(business_id) if with_balances else []
         added: dict[str, BankTransaction] = {}
         removed: set[str] = set()
         next_cursor = cursor.cursor if cursor else None

@@ -92,7 +92,9 @@ class VerificationService:
     ) -> None:
         if self._sync is not None:
             # Fresh bank and books first; a rail that fails leaves what was stored.
-            await self._sync.sync_business(business_id, rails=(Rail.PLAID, Rail.QBO))
+            await self._sync.sync_business(
+                business_id, rails=(Rail.PLAID, Rail.QBO), balances=False
+            )
         async with self._uow() as uow:
             transactions = await uow.bank_transactions.list(business_id)
             bills = {b.bill_id: b for b in await uow.bills.list(business_id)}
