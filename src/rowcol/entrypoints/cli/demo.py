@@ -4,12 +4,15 @@ firm's do, by syncing from the rails (here, their local simulators)."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import date, timedelta
 
 import click
 
 from rowcol.bootstrap import RailSettings, Services, Settings, build, system_clock
 from rowcol.core.domain.errors import Conflict
-from rowcol.core.domain.ids import Rail
+from rowcol.core.domain.guardrail import BufferRule
+from rowcol.core.domain.ids import AdvisorId, BillId, BusinessId, Rail
+from rowcol.core.domain.money import Money
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Role
 from rowcol.core.services.scope import record
 from rowcol.demodata.generator import BusinessData, DemoFirm, generate_firm
@@ -35,9 +38,14 @@ def with_rails(settings: Settings, rig: SimulatorRig, base_url: str) -> Settings
     return dataclasses.replace(settings, rails=RailSettings.from_env(rig.environment(base_url)))
 
 
-async def seed_demo(
-    settings: Settings, rig: SimulatorRig, rowcol_url: str
-) -> list[tuple[str, str, str]]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Seeded:
+    tokens: list[tuple[str, str, str]]
+    """(who, advisor id, bearer token) per role of the lead advisor."""
+    scene: PaymentScene | None
+
+
+async def seed_demo(settings: Settings, rig: SimulatorRig, rowcol_url: str) -> Seeded:
     """Seeds the firm's people and clients, connects every client to its rails (Ramp's
     webhooks subscribed to RowCol at `rowcol_url`), syncs them, and returns a login
     token per role of the lead advisor."""
@@ -73,7 +81,8 @@ async def seed_demo(
                         )
         if failures:
             click.echo(f"{failures} rail pull(s) failed; see above", err=True)
-        return await _tokens(services, firm)
+        scene = await _tight_client(services, firm)
+        return Seeded(await _tokens(services, firm), scene)
     finally:
         await services.aclose()
 
@@ -109,6 +118,74 @@ async def _seed_tenancy(services: Services, firm: DemoFirm) -> None:
             after={"clients": len(firm.businesses)},
         )
         await uow.commit()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PaymentScene:
+    """The demo's client running close to its buffer, and its bills due this week."""
+
+    advisor_id: AdvisorId
+    business_id: BusinessId
+    name: str
+    bill_ids: tuple[BillId, ...]
+    pay_on: date
+    """Today: the week's bills are paid now."""
+
+
+async def payment_scene(services: Services, firm: DemoFirm) -> PaymentScene | None:
+    lead = firm.advisors[0].advisor_id
+    actor = await services.advisors.operator_for(lead)
+    for business in firm.businesses:
+        if business.business_id not in {
+            c.business_id for c in firm.clients if c.advisor_id == lead
+        }:
+            continue
+        payable = await services.payments.payable_bills(actor, lead, business.business_id)
+        week = services.clock.today() + timedelta(days=7)
+        due = [
+            p for p in payable if p.payment is None and p.bill.due_date and p.bill.due_date <= week
+        ]
+        if len(due) >= 3:
+            return PaymentScene(
+                lead,
+                business.business_id,
+                business.name,
+                tuple(p.bill.bill_id for p in due),
+                services.clock.today(),
+            )
+    return None
+
+
+async def _tight_client(services: Services, firm: DemoFirm) -> PaymentScene | None:
+    """Sets the first client with a week of bills close to its buffer: about half of what
+    falls due this week fits above it, so approving the week shows the guardrail at work."""
+    scene = await payment_scene(services, firm)
+    if scene is None:
+        return None
+    actor = await services.advisors.operator_for(scene.advisor_id)
+    biz = scene.business_id
+    payable = {
+        p.bill.bill_id: p
+        for p in await services.payments.payable_bills(actor, scene.advisor_id, biz)
+    }
+    # Bills one controller may approve are paid at once; those above the limit wait
+    # for a second approver, so only the former count against the buffer today.
+    due = [payable[b].bill.balance for b in scene.bill_ids if payable[b].required_approvals == 1]
+    position = await services.payments.position(actor, scene.advisor_id, biz)
+    fits = sum(m.amount_minor for m in due) // 2
+    room = (
+        position.cash.amount_minor
+        - position.reserves.amount_minor
+        - position.in_flight.amount_minor
+    )
+    buffer = max(0, room - fits)
+    await services.payments.set_policy(
+        actor,
+        scene.advisor_id,
+        biz,
+        buffer=BufferRule.fixed(Money(buffer, position.cash.currency)),
+    )
+    return scene
 
 
 async def _tokens(services: Services, firm: DemoFirm) -> list[tuple[str, str, str]]:

@@ -648,14 +648,27 @@ def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
     try:
         settings = with_rails(settings, rig, simulators.url)
         base = f"http://{host}:{port}"
-        tokens = _run(seed_demo(settings, rig, base))
+        seeded = _run(seed_demo(settings, rig, base))
         click.echo(f"\nRowCol demo: {base}/   (API reference: {base}/docs)")
         click.echo(f"Simulated rails: {simulators.url}/{{qbo,plaid,ramp,stripe,sendgrid}}")
-        for label, advisor_id, value in tokens:
+        for label, advisor_id, value in seeded.tokens:
             click.echo(f"\n  {label} ({advisor_id}):\n    {value}")
         click.echo(
-            f"\nTry:  curl -H 'Authorization: Bearer <token>' {base}/advisor/<advisor_id>/clients\n"
+            f"\nTry:  curl -H 'Authorization: Bearer <token>' {base}/advisor/<advisor_id>/clients"
         )
+        scene = seeded.scene
+        if scene is not None:
+            bills = ", ".join(f'"{b}"' for b in scene.bill_ids)
+            click.echo(
+                f"\nPay a week of bills: {scene.name} ({scene.business_id}) runs close to its "
+                f"buffer and has {len(scene.bill_ids)} bills due this week. As the controller:\n"
+                f"  curl -X POST -H 'Authorization: Bearer <controller token>' "
+                f"-H 'Content-Type: application/json' \\\n"
+                f'    -d \'{{"bill_ids": [{bills}], "pay_on": "{scene.pay_on}"}}\' \\\n'
+                f"    {base}/advisor/{scene.advisor_id}/clients/{scene.business_id}/approve-bills\n"
+                f"then follow them to verified at .../clients/{scene.business_id}/payments"
+            )
+        click.echo("")
         if not no_serve:
             # The simulated rails push their webhooks to RowCol as the real ones do.
             pump = rig.start_delivering(base)
