@@ -31,6 +31,7 @@ from rowcol.core.services.advisors import AdvisorService
 from rowcol.core.services.audit import AuditService
 from rowcol.core.services.client_records import ClientRecordsService
 from rowcol.core.services.clients import ClientService
+from rowcol.core.services.crossrail import CrossRailService
 from rowcol.core.services.features import FeatureService
 from rowcol.core.services.payments import PaymentService
 from rowcol.core.services.rail_health import RailHealthService
@@ -499,6 +500,13 @@ class Container(containers.DeclarativeContainer):
         notifier=providers.Callable(lambda r: r.notifier, rails),
         sync=sync,
     )
+    crossrail = providers.Singleton(
+        CrossRailService,
+        uow_factory,
+        clock,
+        rail=providers.Callable(lambda r: r.payments, rails),
+        ledger=providers.Callable(lambda r: r.ledger, rails),
+    )
     receivables_import = providers.Singleton(
         ReceivablesImport, uow_factory, clock, providers.Singleton(_stripe_csv_reader)
     )
@@ -550,6 +558,7 @@ class Services:
     payments: PaymentService
     reserves: ReserveService
     verification: VerificationService
+    crossrail: CrossRailService
     sync: SmartSync
     credentials: CredentialStore
     monitor: RailHealthMonitor
@@ -592,6 +601,7 @@ def build(
         payments=container.payments(),
         reserves=container.reserves(),
         verification=container.verification(),
+        crossrail=container.crossrail(),
         sync=container.sync(),
         credentials=container.credentials(),
         monitor=container.monitor(),

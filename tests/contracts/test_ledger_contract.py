@@ -21,6 +21,7 @@ from rowcol.adapters.memory.credentials import MemoryCredentialStore
 from rowcol.adapters.memory.rails import MemoryLedger
 from rowcol.adapters.qbo import QBO_RATE_LIMIT, QboLedger, QboOAuthConfig
 from rowcol.adapters.railkit.resilience import RailCaller, RailHealthMonitor, RetryPolicy
+from rowcol.core.domain.crossrail import LedgerDeposit
 from rowcol.core.domain.ids import BillId, BusinessId, InvoiceId, Rail
 from rowcol.core.domain.money import Money
 from rowcol.core.domain.records import Bill, BillStatus, Invoice, InvoiceStatus, Vendor
@@ -43,6 +44,22 @@ def firm() -> DemoFirm:
 
 def demo(business_id: BusinessId) -> BusinessData:
     return firm().data_for(business_id)
+
+
+def recorded_deposits(data: BusinessData) -> list[LedgerDeposit]:
+    """What the bookkeeper recorded: each card payout that posted to the bank (money in,
+    a negative amount in Plaid's sign) as a deposit on the day it posted."""
+    return [
+        LedgerDeposit(
+            deposit_id=f"dep-{txn.transaction_id}",
+            business_id=data.business_id,
+            amount=-txn.amount,
+            deposited_on=txn.posted_on,
+            memo=f"{txn.counterparty} payout",
+        )
+        for txn in data.bank_transactions
+        if txn.category == "card_deposit" and txn.amount.is_negative and not txn.pending
+    ]
 
 
 class Swappable:
@@ -94,6 +111,7 @@ async def fake_books() -> Books:
         books.bills = list(data.bills)
         books.invoices = list(data.invoices)
         books.bank_accounts = list(data.bank_accounts)
+        books.deposits = recorded_deposits(data)
         books.changed_at = {b.bill_id: seeded_at for b in data.bills} | {
             i.invoice_id: seeded_at for i in data.invoices
         }
@@ -249,6 +267,34 @@ async def test_one_business_never_sees_another_business_s_books(books: Books) ->
     assert len(second) == len(demo(SECOND).bills)
 
 
+# Deposits ----------------------------------------------------------------------------
+
+
+async def test_deposits_are_the_card_payouts_recorded_in_the_books_to_the_cent(
+    books: Books,
+) -> None:
+    first = await books.ledger.list_deposits(FIRST)
+    second = await books.ledger.list_deposits(SECOND)
+
+    # Ids differ between the fake and QBO; what the books say is the amount and the day.
+    for business, deposits in ((FIRST, first), (SECOND, second)):
+        expected = recorded_deposits(demo(business))
+        assert expected
+        assert Counter((d.amount, d.deposited_on) for d in deposits) == Counter(
+            (d.amount, d.deposited_on) for d in expected
+        )
+        assert sum(d.amount.amount_minor for d in deposits) == sum(
+            d.amount.amount_minor for d in expected
+        )
+        assert {d.business_id for d in deposits} == {business}
+        assert len({d.deposit_id for d in deposits}) == len(deposits)
+        days = [d.deposited_on for d in deposits]
+        assert days == sorted(days)
+    assert Counter((d.amount, d.deposited_on) for d in first) != Counter(
+        (d.amount, d.deposited_on) for d in second
+    )
+
+
 # Bills and invoices ---------------------------------------------------------------------
 
 
@@ -392,3 +438,5 @@ async def test_a_ledger_that_is_down_is_unavailable(books: Books) -> None:
 async def test_a_business_without_a_ledger_connection_is_unavailable(books: Books) -> None:
     with pytest.raises(Unavailable, match="no QBO connection"):
         await books.ledger.list_vendors(BusinessId("biz-9999"))
+    with pytest.raises(Unavailable, match="no QBO connection"):
+        await books.ledger.list_deposits(BusinessId("biz-9999"))

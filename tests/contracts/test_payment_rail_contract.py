@@ -28,6 +28,7 @@ from rowcol.ports.errors import OutcomeUnknown, Rejected, Unavailable
 from rowcol.ports.payment_rail import (
     PaymentRail,
     PaymentRequest,
+    RailBill,
     RailPayment,
     RailPaymentStatus,
 )
@@ -288,6 +289,33 @@ async def test_a_payment_canceled_on_the_rail_reads_as_canceled(rig: Rig, firm: 
     found = await rig.rail.find_payment(request.business_id, request.reference)
     assert status.status is RailPaymentStatus.CANCELED
     assert found is not None and found.status is RailPaymentStatus.CANCELED
+
+
+async def test_the_bills_rowcol_sent_are_listed_as_the_rail_holds_them(
+    rig: Rig, firm: DemoFirm
+) -> None:
+    data = firm.records[0]
+    due = replace(payment_request(data, "rowcol-pay-sent-1"), due_on=PAY_ON - timedelta(days=3))
+    other = payment_request(data, "rowcol-pay-sent-2", amount_minor=5_000)
+    first = await rig.rail.submit_payment(due)
+    second = await rig.rail.submit_payment(other)
+    rig.cancel(other.business_id, other.reference)
+
+    sent = {b.reference: b for b in await rig.rail.list_sent(data.business_id)}
+
+    assert set(sent) == {due.reference, other.reference}
+    assert sent[due.reference] == RailBill(
+        rail_bill_id=first.rail_payment_id,
+        reference=due.reference,
+        vendor=due.vendor_id,
+        amount=due.amount,
+        due_date=due.due_on,
+        status=RailPaymentStatus.SCHEDULED,
+    )
+    assert sent[other.reference].rail_bill_id == second.rail_payment_id
+    assert sent[other.reference].due_date == other.pay_on
+    assert sent[other.reference].status is RailPaymentStatus.CANCELED
+    assert await rig.rail.list_sent(firm.records[1].business_id) == []
 
 
 async def test_a_reference_is_paid_at_most_once(rig: Rig, firm: DemoFirm) -> None:

@@ -153,6 +153,41 @@ async def test_a_bill_prepared_by_the_approver_is_refused(world: World) -> None:
     assert world.rail.requests == []
 
 
+async def test_a_bookkeeper_prepares_and_a_controller_approves_but_never_the_preparer(
+    world: World,
+) -> None:
+    prepared = await world.client.post(
+        f"{world.base}/prepare-bills",
+        json={"bill_ids": ["bill-3"]},
+        headers=world.headers(Role.BOOKKEEPER),
+    )
+    assert prepared.status_code == 200, prepared.text
+    [result] = prepared.json()
+    assert result["outcome"] == "prepared" and world.rail.requests == []
+
+    refused = await world.client.post(
+        f"{world.base}/approve-bills",
+        json={"bill_ids": ["bill-3"]},
+        headers=world.headers(Role.BOOKKEEPER),
+    )
+    assert refused.status_code == 403
+    [paid] = await approve(world, world.second_controller, "bill-3")
+    assert paid["outcome"] == "paid" and paid["payment_id"] == result["payment_id"]
+    again = await world.client.post(
+        f"{world.base}/prepare-bills",
+        json={"bill_ids": ["bill-3"]},
+        headers=world.headers(Role.BOOKKEEPER),
+    )
+    assert again.json()[0]["outcome"] == "refused"
+    assert "already has payment" in again.json()[0]["reason"]
+    advisor = await world.client.post(
+        f"{world.base}/prepare-bills",
+        json={"bill_ids": ["bill-1"]},
+        headers=world.headers(Role.ADVISOR),
+    )
+    assert advisor.status_code == 403
+
+
 async def test_a_payment_that_would_breach_the_buffer_is_blocked_with_the_numbers(
     world: World,
 ) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from rowcol.adapters.clock import SystemClock
 from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
 from rowcol.bootstrap import RailSettings, Settings, build
+from rowcol.core.domain.crossrail import FindingKind
 from rowcol.core.domain.guardrail import BufferRule
 from rowcol.core.domain.ids import Rail
 from rowcol.core.domain.money import Money
@@ -115,6 +116,15 @@ async def test_a_week_of_bills_is_approved_some_blocked_the_rest_paid_and_verifi
         assert actions[-1] == "payment.verified"
         approved = view.custody[0].after
         assert isinstance(approved, dict) and approved["context"]["guardrail"] == "allowed"
+        # Paid in Ramp and in the books alike: the rails agree about these bills.
+        report = await services.crossrail.findings(actor, advisor, biz)
+        paid_bills = {r.bill_id for r in results[:2]}
+        assert report.compared["rail_bills"] == 2 and report.unavailable == []
+        assert not [f for f in report.findings if set(f.key.split(":")) & paid_bills]
+        # Stripe's payouts, the bank's deposits and the books' deposits agree too.
+        assert report.compared["payouts"] > 0 and report.compared["ledger_deposits"] > 0
+        payout_kinds = {FindingKind.PAYOUT_NOT_IN_BANK, FindingKind.DEPOSIT_NOT_IN_LEDGER}
+        assert not [f for f in report.findings if f.kind in payout_kinds]
         await services.aclose()
 
 

@@ -36,7 +36,7 @@ from rowcol.adapters.qbo import (
 )
 from rowcol.adapters.qbo.oauth import REAUTHORISE
 from rowcol.adapters.qbo.webhooks import sign
-from rowcol.adapters.qbo.wire import QboBill, QboInvoice, QboVendor, Ref
+from rowcol.adapters.qbo.wire import QboBill, QboDeposit, QboInvoice, QboVendor, Ref
 from rowcol.adapters.railkit.resilience import RailCaller, RailHealthMonitor, RetryPolicy
 from rowcol.core.domain.ids import BillId, BusinessId, Rail
 from rowcol.core.domain.money import Money
@@ -244,6 +244,39 @@ async def test_the_adapter_only_ever_reads_with_minorversion_75(rig: Rig) -> Non
     assert not any("requestid" in r.url.params for r in data_calls)
 
 
+async def test_deposits_are_read_page_by_page_oldest_first_to_the_cent(rig: Rig) -> None:
+    await rig.connect()
+    # The newest Id, dated before every seeded deposit: QBO's Id order is not date order.
+    rig.state.add_deposit(BIZ, "0.01", date(2024, 1, 2), "Stripe payout po_first")
+
+    deposits = await rig.ledger(page_size=50).list_deposits(BIZ)
+
+    payouts = [
+        t
+        for t in firm().records[0].bank_transactions
+        if t.category == "card_deposit" and t.amount.is_negative
+    ]
+    assert sorted((d.amount, d.deposited_on) for d in deposits[1:]) == sorted(
+        (-t.amount, t.posted_on) for t in payouts
+    )
+    assert (deposits[0].amount, deposits[0].memo) == (Money(1, "USD"), "Stripe payout po_first")
+    days = [d.deposited_on for d in deposits]
+    assert days == sorted(days)
+    assert {d.business_id for d in deposits} == {BIZ}
+    assert all(d.deposit_id.startswith("qbo-") for d in deposits)
+    queries = rig.queries("Deposit")
+    assert all(q.startswith("select * from Deposit STARTPOSITION ") for q in queries)
+    assert len(queries) == len(deposits) // 50 + 1
+
+
+async def test_a_deposit_that_nets_money_out_is_not_a_deposit(rig: Rig) -> None:
+    await rig.connect()
+    before = await rig.ledger().list_deposits(BIZ)
+    rig.state.add_deposit(BIZ, "-40.00", date(2026, 10, 1), "cash back over the lines")
+
+    assert await rig.ledger().list_deposits(BIZ) == before
+
+
 def test_the_adapter_offers_no_way_to_approve_schedule_or_pay() -> None:
     names = {name for name, _ in inspect.getmembers(QboLedger) if not name.startswith("__")}
     public = {name for name in names if not name.startswith("_")}
@@ -254,6 +287,7 @@ def test_the_adapter_offers_no_way_to_approve_schedule_or_pay() -> None:
         "list_bills",
         "list_invoices",
         "list_bank_accounts",
+        "list_deposits",
         "get_bill",
         "list_bill_payments",
         "list_payments",
@@ -620,6 +654,29 @@ def test_qbo_money_becomes_exact_minor_units(cents: int, paid: int) -> None:
     assert bill.balance == Money(cents * (100 - paid) // 100, "USD")
     assert bill.status is (BillStatus.PAID if bill.balance.is_zero else BillStatus.OPEN)
     assert (bill.bill_id, bill.vendor_id, bill.external_ref) == ("qbo-7", "qbo-3", "qbo:7")
+
+
+@settings(max_examples=40, deadline=None)
+@given(cents=st.integers(min_value=0, max_value=10**13), currency=st.sampled_from([None, "CAD"]))
+def test_a_qbo_deposit_becomes_exact_money_in_the_home_currency_unless_named(
+    cents: int, currency: str | None
+) -> None:
+    fields: dict[str, Any] = {
+        "Id": "12",
+        "TxnDate": "2026-03-04",
+        "TotalAmt": Decimal(cents).scaleb(-2),
+        "DepositToAccountRef": {"value": "35", "name": "Checking"},
+        "PrivateNote": "Stripe payout",
+    }
+    if currency:
+        fields["CurrencyRef"] = {"value": currency}
+    body = msgspec.json.Encoder(decimal_format="number").encode(fields)
+
+    deposit = mapping.to_deposit(BIZ, msgspec.json.decode(body, type=QboDeposit), "USD")
+
+    assert deposit.amount == Money(cents, currency or "USD")
+    assert (deposit.deposit_id, deposit.business_id) == ("qbo-12", BIZ)
+    assert (deposit.deposited_on, deposit.memo) == (date(2026, 3, 4), "Stripe payout")
 
 
 @pytest.mark.parametrize(

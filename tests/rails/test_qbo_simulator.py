@@ -10,7 +10,7 @@ import hmac
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -188,7 +188,18 @@ NESTED_TYPES = {
 
 
 @pytest.mark.parametrize(
-    "entity", ["Bill", "Invoice", "Vendor", "Customer", "Account", "Payment", "BillPayment", "Term"]
+    "entity",
+    [
+        "Bill",
+        "Invoice",
+        "Vendor",
+        "Customer",
+        "Account",
+        "Payment",
+        "BillPayment",
+        "Deposit",
+        "Term",
+    ],
 )
 def test_simulated_entities_use_only_element_names_from_intuit_s_xsd(
     state: State, entity: str
@@ -207,6 +218,9 @@ def test_simulated_entities_use_only_element_names_from_intuit_s_xsd(
                     assert set(item) <= xsd_names(NESTED_TYPES[key]), (key, item)
                     for link in item.get("LinkedTxn", []):
                         assert set(link) <= xsd_names("LinkedTxn")
+                    if "DepositLineDetail" in item:
+                        detail = item["DepositLineDetail"]
+                        assert set(detail) <= xsd_names("DepositLineDetail"), detail
             if key == "LinkedTxn":
                 assert all(set(link) <= xsd_names("LinkedTxn") for link in value)
 
@@ -214,7 +228,16 @@ def test_simulated_entities_use_only_element_names_from_intuit_s_xsd(
 def test_answers_use_the_envelopes_of_the_rest_service_xsd(
     client: TestClient[Litestar], state: State
 ) -> None:
-    for entity in ("Bill", "Invoice", "Vendor", "Customer", "Account", "Payment", "BillPayment"):
+    for entity in (
+        "Bill",
+        "Invoice",
+        "Vendor",
+        "Customer",
+        "Account",
+        "Payment",
+        "BillPayment",
+        "Deposit",
+    ):
         response = client.get(
             f"/v3/company/{realm()}/query",
             params={"query": f"select * from {entity} maxresults 3"},
@@ -245,6 +268,8 @@ def test_the_xsd_reader_finds_inherited_elements() -> None:
     assert {"Id", "SyncToken", "MetaData", "status", "domain"} <= xsd_names("Bill")
     assert {"TxnDate", "VendorRef", "TotalAmt", "Balance", "DueDate"} <= xsd_names("Bill")
     assert {"DisplayName", "TermRef", "BillAddr", "AcctNum"} <= xsd_names("Vendor")
+    assert {"TxnDate", "TotalAmt", "DepositToAccountRef", "PrivateNote"} <= xsd_names("Deposit")
+    assert "DepositLineDetail" in xsd_names("Line")
     assert "value" in xsd_names("ReferenceType")
     assert "VendorRef" not in xsd_names("Invoice")
     assert {"Bill", "Invoice", "startPosition", "maxResults", "totalCount"} <= xsd_names(
@@ -302,6 +327,59 @@ def test_the_seeded_books_hold_the_demo_amounts_to_the_cent(state: State) -> Non
     assert [a["Name"] for a in company.all("Account") if a["AccountType"] == "Bank"] == [
         a.name for a in data.bank_accounts
     ]
+
+
+def test_each_card_payout_that_reached_the_bank_is_a_deposit_in_the_books(state: State) -> None:
+    for data in firm().records:
+        company = state.company(data.business_id)
+        banks = {a["Id"]: a["Name"] for a in company.all("Account") if a["AccountType"] == "Bank"}
+        names = {a.account_id: a.name for a in data.bank_accounts}
+        payouts = [
+            t
+            for t in data.bank_transactions
+            if t.category == "card_deposit" and t.amount.is_negative
+        ]
+        deposits = company.all("Deposit")
+
+        assert payouts
+        assert sorted(
+            (d["TotalAmt"], d["TxnDate"], banks[d["DepositToAccountRef"]["value"]])
+            for d in deposits
+        ) == sorted(
+            ((-t.amount).to_decimal(), t.posted_on.isoformat(), names[t.account_id])
+            for t in payouts
+        )
+        assert all(d["TotalAmt"] > 0 for d in deposits)
+        assert all(d["PrivateNote"].endswith(" payout") for d in deposits)
+        assert all(d["Line"][0]["Amount"] == d["TotalAmt"] for d in deposits)
+
+
+def test_deposits_are_queried_paged_and_counted_like_the_other_entities(
+    client: TestClient[Litestar], state: State
+) -> None:
+    added = state.add_deposit(BIZ, Decimal("1234.56"), date(2026, 10, 31), "Stripe payout po_1")
+    total = len(state.company(BIZ).all("Deposit"))
+
+    counted = run(client, state, "select count(*) from Deposit")
+    second_page = run(client, state, "select * from Deposit startposition 3 maxresults 2")
+    found = run(client, state, "select * from Deposit where TxnDate = '2026-10-31'")
+    refused = client.get(
+        f"/v3/company/{realm()}/query",
+        params={"query": "select * from Deposit where VendorRef = '1'"},
+        headers=bearer(state),
+    )
+
+    assert counted["totalCount"] == total
+    ids = [d["Id"] for d in state.company(BIZ).all("Deposit")]
+    assert [d["Id"] for d in second_page["Deposit"]] == ids[2:4]
+    assert added["Id"] in [d["Id"] for d in found["Deposit"]]
+    (mine,) = [d for d in found["Deposit"] if d["Id"] == added["Id"]]
+    assert Decimal(str(mine["TotalAmt"])) == Decimal("1234.56")
+    assert mine["PrivateNote"] == "Stripe payout po_1"
+    assert mine["SyncToken"] == "0"
+    assert mine["MetaData"]["CreateTime"] == mine["MetaData"]["LastUpdatedTime"]
+    assert refused.status_code == 400
+    assert refused.json()["Fault"]["Error"][0]["code"] == "4001"
 
 
 def test_money_goes_out_as_json_numbers(client: TestClient[Litestar], state: State) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final, Protocol
 
+from rowcol.core.domain.crossrail import LedgerDeposit
 from rowcol.core.domain.ids import BusinessId
 from rowcol.core.domain.records import BankAccount, Bill, Customer, Invoice, Vendor
 
@@ -43,6 +44,10 @@ class Ledger(Protocol):
     ) -> Sequence[Invoice]: ...
 
     async def list_bank_accounts(self, business_id: BusinessId) -> Sequence[BankAccount]: ...
+
+    async def list_deposits(self, business_id: BusinessId) -> Sequence[LedgerDeposit]:
+        """Deposits recorded into the business's bank accounts, oldest first."""
+        ...
 
     async def list_deleted(
         self, business_id: BusinessId, *, since: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -30,6 +31,8 @@ class PaymentRequest:
     vendor_id: VendorId
     amount: Money
     pay_on: date
+    due_on: date | None = None
+    """The bill's own due date, which the rail's copy carries (default: `pay_on`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,19 @@ class RailPayment:
     reference: str
     rail_payment_id: str
     amount: Money
+    status: RailPaymentStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RailBill:
+    """A bill RowCol sent to the rail, as the rail now holds it."""
+
+    rail_bill_id: str
+    reference: str
+    vendor: str
+    """The books' vendor id when the rail knows it, else the vendor's name there."""
+    amount: Money
+    due_date: date | None
     status: RailPaymentStatus
 
 
@@ -50,3 +66,8 @@ class PaymentRail(Protocol):
     async def payment_status(
         self, business_id: BusinessId, rail_payment_id: str
     ) -> RailPayment: ...
+
+    async def list_sent(self, business_id: BusinessId) -> Sequence[RailBill]:
+        """Every bill the rail holds that RowCol sent (it carries RowCol's reference),
+        cancelled ones included, for checking it against the books."""
+        ...

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from rowcol.core.domain.crossrail import LedgerDeposit
 from rowcol.core.domain.ids import BusinessId
 from rowcol.core.domain.notifications import EmailMessage
 from rowcol.core.domain.records import (
@@ -29,6 +30,7 @@ from rowcol.ports.notifier import Notifier
 from rowcol.ports.payment_rail import (
     PaymentRail,
     PaymentRequest,
+    RailBill,
     RailPayment,
     RailPaymentStatus,
 )
@@ -41,6 +43,7 @@ class LedgerBooks:
     bills: list[Bill] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
     bank_accounts: list[BankAccount] = field(default_factory=list)
+    deposits: list[LedgerDeposit] = field(default_factory=list)
     changed_at: dict[str, datetime] = field(default_factory=dict)
     deleted: list[tuple[LedgerDeletion, datetime]] = field(default_factory=list)
 
@@ -92,6 +95,10 @@ class MemoryLedger(Ledger):
 
     async def list_bank_accounts(self, business_id: BusinessId) -> Sequence[BankAccount]:
         return list(self._books(business_id).bank_accounts)
+
+    async def list_deposits(self, business_id: BusinessId) -> Sequence[LedgerDeposit]:
+        # Stable: deposits of the same day keep the order they were recorded in.
+        return sorted(self._books(business_id).deposits, key=lambda d: d.deposited_on)
 
     async def list_deleted(
         self, business_id: BusinessId, *, since: datetime
@@ -168,6 +175,22 @@ class MemoryPaymentRail(PaymentRail):
             if biz == business_id and payment.rail_payment_id == rail_payment_id:
                 return payment
         raise Rejected(f"no payment {rail_payment_id}")
+
+    async def list_sent(self, business_id: BusinessId) -> Sequence[RailBill]:
+        self._check(business_id)
+        sent = {r.reference: r for r in self.requests if r.business_id == business_id}
+        return [
+            RailBill(
+                rail_bill_id=payment.rail_payment_id,
+                reference=reference,
+                vendor=sent[reference].vendor_id,
+                amount=payment.amount,
+                due_date=sent[reference].due_on or sent[reference].pay_on,
+                status=payment.status,
+            )
+            for (biz, reference), payment in sorted(self.payments.items())
+            if biz == business_id and reference in sent and reference.startswith("rowcol-")
+        ]
 
     def settle(self, business_id: BusinessId, reference: str, status: RailPaymentStatus) -> None:
         key = (business_id, reference)

@@ -36,6 +36,7 @@ from rowcol.adapters.qbo.wire import (
     QboBill,
     QboBillPayment,
     QboCustomer,
+    QboDeposit,
     QboInvoice,
     QboPayment,
     QboVendor,
@@ -44,6 +45,7 @@ from rowcol.adapters.qbo.wire import (
 )
 from rowcol.adapters.railkit.httpx_errors import send
 from rowcol.adapters.railkit.resilience import RailCaller, RailHealthMonitor, RateLimit
+from rowcol.core.domain.crossrail import LedgerDeposit
 from rowcol.core.domain.errors import InvalidInput
 from rowcol.core.domain.ids import BillId, BusinessId, Rail
 from rowcol.core.domain.records import BankAccount, Bill, Customer, Invoice, Vendor
@@ -153,6 +155,17 @@ class QboLedger(Ledger):
             [r for r in rows if mapping.is_bank_account(r)],
             lambda w: mapping.to_bank_account(business_id, w, self._home_currency),
             "Account",
+        )
+
+    async def list_deposits(self, business_id: BusinessId) -> Sequence[LedgerDeposit]:
+        rows = await self._query(business_id, "Deposit", QboDeposit)
+        # Sorted once every page is in: the order then does not depend on how QBO paged
+        # rows that share a TxnDate.
+        rows.sort(key=lambda w: (w.txn_date, _id_order(w.id)))
+        return self._map(
+            [r for r in rows if mapping.is_money_in(r)],
+            lambda w: mapping.to_deposit(business_id, w, self._home_currency),
+            "Deposit",
         )
 
     # Beyond the port: reads the payment services will need --------------------------
@@ -398,6 +411,11 @@ class QboLedger(Ledger):
             stored = await self._credentials.load(business_id, Rail.QBO) or {}
             await self._credentials.save(business_id, Rail.QBO, {**stored, **fresh.to_secrets()})
             return fresh
+
+
+def _id_order(qbo_id: str) -> tuple[int, str]:
+    """QBO ids are numeric strings: "9" comes before "10"."""
+    return (int(qbo_id), qbo_id) if qbo_id.isdigit() else (-1, qbo_id)
 
 
 def _fault_text(response: httpx.Response) -> str:

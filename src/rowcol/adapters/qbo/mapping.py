@@ -20,11 +20,13 @@ from rowcol.adapters.qbo.wire import (
     QboBill,
     QboBillPayment,
     QboCustomer,
+    QboDeposit,
     QboInvoice,
     QboPayment,
     QboVendor,
     Ref,
 )
+from rowcol.core.domain.crossrail import LedgerDeposit
 from rowcol.core.domain.ids import (
     BankAccountId,
     BillId,
@@ -297,6 +299,23 @@ def to_payment(business_id: BusinessId, wire: QboPayment, home_currency: str) ->
         reference=wire.payment_ref_num,
         memo=wire.private_note or "",
         external_ref=external_ref(wire.id),
+    )
+
+
+def is_money_in(wire: QboDeposit) -> bool:
+    """A deposit whose cash back exceeds its lines nets money out of the bank; it is
+    not a deposit in RowCol's sense."""
+    return wire.total_amt >= 0
+
+
+def to_deposit(business_id: BusinessId, wire: QboDeposit, home_currency: str) -> LedgerDeposit:
+    currency = currency_of(wire.currency_ref, home_currency)
+    return LedgerDeposit(
+        deposit_id=domain_id(wire.id),
+        business_id=business_id,
+        amount=money(wire.total_amt, currency),
+        deposited_on=wire.txn_date,
+        memo=wire.private_note or "",
     )
 
 

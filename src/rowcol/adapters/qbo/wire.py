@@ -142,6 +142,19 @@ class QboPayment(_Wire):
     meta_data: MetaData | None = None
 
 
+class QboDeposit(_Wire):
+    """Money recorded into a bank account (DepositToAccountRef), e.g. a card payout."""
+
+    id: str
+    total_amt: Decimal
+    txn_date: date
+    deposit_to_account_ref: Ref | None = None
+    currency_ref: Ref | None = None
+    private_note: str | None = None
+    sync_token: str | None = None
+    meta_data: MetaData | None = None
+
+
 class Tombstone(_Wire):
     """What CDC says about a deleted object: its id, `status: Deleted` and MetaData."""
 

@@ -63,7 +63,7 @@ from rowcol.core.domain.records import Bill, Vendor
 from rowcol.ports.clock import Clock
 from rowcol.ports.credentials import CredentialStore
 from rowcol.ports.errors import OutcomeUnknown, Rejected, Unavailable
-from rowcol.ports.payment_rail import PaymentRail, PaymentRequest, RailPayment
+from rowcol.ports.payment_rail import PaymentRail, PaymentRequest, RailBill, RailPayment
 from rowcol.ports.webhooks import Subscription, WebhookSubscriber
 
 T = TypeVar("T")
@@ -79,6 +79,8 @@ BILLS: Final = "/developer/v1/bills"
 VENDORS: Final = "/developer/v1/vendors"
 ENTITIES: Final = "/developer/v1/entities"
 WEBHOOKS: Final = "/developer/v1/webhooks"
+REFERENCE_PREFIX: Final = "rowcol-"
+"""RowCol's references (`payments.payment_reference`) all start so."""
 WEBHOOK_EVENTS: Final = ("bills.approved", "bills.paid", "bills.rejected")
 """What a payment's life needs to hear about (the handshake always comes)."""
 BILL_PAY_BANK_ACCOUNT: Final = "BILL_PAY_BANK_ACCOUNT"
@@ -228,8 +230,8 @@ class RampPaymentRail(PaymentRail, WebhookSubscriber):
             entity_id=payer.entity_id,
             invoice_number=mapping.invoice_number_for(request.reference),
             invoice_currency=request.amount.currency,
-            issued_at=min(today, request.pay_on).isoformat(),
-            due_at=request.pay_on.isoformat(),
+            issued_at=min(today, request.pay_on, request.due_on or today).isoformat(),
+            due_at=(request.due_on or request.pay_on).isoformat(),
             payment_method=self._payment_method,
             line_items=[
                 wire.CreateLineItem(
@@ -324,6 +326,35 @@ class RampPaymentRail(PaymentRail, WebhookSubscriber):
             except (InvalidInput, ValueError) as exc:
                 raise Unavailable(f"ramp bill {bill.id} cannot be read exactly: {exc}") from exc
         return bills
+
+    async def list_sent(self, business_id: BusinessId) -> list[RailBill]:
+        """Bills carrying a RowCol reference (archived ones answer as canceled), with
+        the books' vendor id Ramp keeps for their vendor."""
+        books_ids = {
+            vendor.id: vendor.accounting_vendor_remote_id or vendor.name
+            async for vendor in self._pages(
+                business_id, VENDORS, {}, wire.VendorPage, "list vendors"
+            )
+        }
+        sent: list[RailBill] = []
+        for archived in ("false", "true"):
+            params = {"is_archived": archived}
+            async for bill in self._pages(business_id, BILLS, params, wire.BillPage, "list bills"):
+                if not bill.remote_id or not bill.remote_id.startswith(REFERENCE_PREFIX):
+                    continue
+                payment = self._payment(bill, bill.remote_id)
+                vendor = bill.vendor.id if bill.vendor else ""
+                sent.append(
+                    RailBill(
+                        rail_bill_id=bill.id,
+                        reference=bill.remote_id,
+                        vendor=books_ids.get(vendor, vendor),
+                        amount=payment.amount,
+                        due_date=mapping.day(bill.due_at),
+                        status=payment.status,
+                    )
+                )
+        return sent
 
     async def list_vendors(self, business_id: BusinessId) -> list[Vendor]:
         """The business's active Ramp vendors, as RowCol vendors."""

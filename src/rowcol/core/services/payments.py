@@ -22,6 +22,7 @@ from rowcol.core.domain.approval import (
     ApprovalPolicy,
     ApprovalRefused,
     can_approve,
+    can_prepare,
     default_policy,
     evaluate_approval,
     is_fully_approved,
@@ -63,6 +64,8 @@ class Outcome(StrEnum):
     """Submitted to the rail (verification follows)."""
     REFUSED = "refused"
     """A rule refused this approver or this bill; nothing changed."""
+    PREPARED = "prepared"
+    """Proposed for approval by its preparer, who may not approve it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +273,72 @@ class PaymentService:
             if submit and result.outcome is Outcome.APPROVED and result.payment_id is not None:
                 result = await self._submit(actor, advisor_id, result.payment_id)
             results.append(result)
+        return results
+
+    async def prepare_bills(
+        self,
+        actor: Actor,
+        advisor_id: AdvisorId,
+        business_id: BusinessId,
+        bill_ids: Sequence[str],
+        *,
+        pay_on: date | None = None,
+    ) -> list[BillResult]:
+        """Proposes a payment of each bill for approval (bookkeepers' work); the
+        preparer is recorded, and segregation of duties keeps them from approving it."""
+        if not can_prepare(actor.role):
+            raise Forbidden(f"a {actor.role.value} may not prepare payments")
+        if not bill_ids:
+            raise InvalidInput("name at least one bill")
+        if len(set(bill_ids)) != len(bill_ids):
+            raise InvalidInput("a bill is named twice")
+        now = self._clock.now()
+        results = []
+        for bill_id in map(BillId, bill_ids):
+            async with self._uow() as uow:
+                await client_for(uow, actor, advisor_id, business_id)
+                bill = await uow.bills.get(business_id, bill_id)
+                if bill is None:
+                    results.append(
+                        BillResult(bill_id, Outcome.REFUSED, reason=f"bill {bill_id} not found")
+                    )
+                    continue
+                holding = _holding(await uow.payments.list(business_id)).get(bill_id)
+                if holding is not None:
+                    results.append(
+                        BillResult(
+                            bill_id,
+                            Outcome.REFUSED,
+                            holding.payment_id,
+                            f"bill {bill_id} already has payment {holding.payment_id} "
+                            f"({holding.status.value})",
+                        )
+                    )
+                    continue
+                try:
+                    proposed = life.propose(
+                        bill,
+                        payment_id=new_payment_id(),
+                        pay_on=max(pay_on or bill.due_date or now.date(), now.date()),
+                        now=now,
+                        existing_payments=(),
+                        prepared_by=actor.user_id,
+                    )
+                    await uow.payments.add(proposed)
+                except (life.InvalidTransition, life.DuplicatePayment, InvalidInput) as exc:
+                    results.append(BillResult(bill_id, Outcome.REFUSED, reason=str(exc)))
+                    continue
+                await record(
+                    uow,
+                    self._clock,
+                    actor,
+                    "payment.prepared",
+                    f"payment:{proposed.payment_id}",
+                    after=_summary(proposed),
+                    advisor_id=advisor_id,
+                )
+                await uow.commit()
+            results.append(BillResult(bill_id, Outcome.PREPARED, proposed.payment_id))
         return results
 
     async def submit(
@@ -484,6 +553,8 @@ class PaymentService:
         self, actor: Actor, payment: Payment, rail: PaymentRail, check: GuardrailResult | None
     ) -> BillResult:
         """Calls the rail for a payment already stored as submitted."""
+        async with self._uow() as uow:
+            bill = await uow.bills.get(payment.business_id, payment.bill_id)
         request = PaymentRequest(
             reference=payment.reference,
             business_id=payment.business_id,
@@ -491,6 +562,7 @@ class PaymentService:
             vendor_id=payment.vendor_id,
             amount=payment.amount,
             pay_on=max(payment.pay_on, self._clock.today()),
+            due_on=bill.due_date if bill is not None else None,
         )
         try:
             answer = await rail.submit_payment(request)

@@ -597,6 +597,42 @@ def verify() -> None:
     """Following payments across the rails until they agree."""
 
 
+@verify.command("crossrail")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--client", "client_id", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@run_with_services
+async def verify_crossrail(
+    services: Services, advisor_id: str, client_id: str, as_json: bool
+) -> None:
+    """Where the books, Ramp, the bank and Stripe disagree for a client, worst first."""
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    report = await services.crossrail.findings(actor, AdvisorId(advisor_id), BusinessId(client_id))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "kind": f.kind.value,
+                        "severity": f.severity.value,
+                        "money_at_stake": f.money_at_stake.format(),
+                        "summary": f.summary,
+                        "key": f.key,
+                    }
+                    for f in report.findings
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for f in report.findings:
+            click.echo(f"{f.severity.value:<6} {f.money_at_stake.format():>14}  {f.summary}")
+    compared = ", ".join(f"{n} {kind}" for kind, n in report.compared.items())
+    click.echo(f"{len(report.findings)} finding(s); compared {compared}", err=as_json)
+    for rail in report.unavailable:
+        click.echo(f"not compared: {rail}", err=True)
+
+
 @verify.command("run")
 @click.option("--business", "business_id", help="Only this business (default: every one).")
 @run_with_services

@@ -7,7 +7,7 @@ Role rules live in the services; a refusal arrives here as Forbidden and leaves 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post, put
@@ -15,6 +15,8 @@ from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from rowcol.core.domain.approval import Approval, ApprovalPolicy
+from rowcol.core.domain.audit import to_json_value
+from rowcol.core.domain.crossrail import Finding
 from rowcol.core.domain.errors import InvalidInput
 from rowcol.core.domain.features import Feature
 from rowcol.core.domain.guardrail import BufferRule, GuardrailResult
@@ -49,6 +51,11 @@ class ApproveBills(Strict):
     bill_ids: Annotated[list[IdText], msgspec.Meta(min_length=1, max_length=500)]
     pay_on: date | None = None
     submit: bool = True
+
+
+class PrepareBills(Strict):
+    bill_ids: Annotated[list[IdText], msgspec.Meta(min_length=1, max_length=500)]
+    pay_on: date | None = None
 
 
 class BufferIn(Strict):
@@ -341,6 +348,35 @@ class ReserveOut(msgspec.Struct):
 # -- controller ---------------------------------------------------------------------
 
 
+class FindingOut(msgspec.Struct):
+    kind: str
+    severity: str
+    money_at_stake: MoneyOut
+    summary: str
+    key: str
+    left: list[Any]
+    """The records on one side (the books, or the payout); empty when missing."""
+    right: list[Any]
+
+    @classmethod
+    def of(cls, f: Finding) -> FindingOut:
+        return cls(
+            f.kind.value,
+            f.severity.value,
+            MoneyOut.of(f.money_at_stake),
+            f.summary,
+            f.key,
+            [to_json_value(r) for r in f.left],
+            [to_json_value(r) for r in f.right],
+        )
+
+
+class CrossRailOut(msgspec.Struct):
+    findings: list[FindingOut]
+    compared: dict[str, int]
+    unavailable: list[str]
+
+
 class PaymentController(Controller):
     """Deciding and paying a client's bills (the basic ritual)."""
 
@@ -392,6 +428,44 @@ class PaymentController(Controller):
             actor, advisor, business, data.bill_ids, pay_on=data.pay_on, submit=data.submit
         )
         return [BillResultOut.of(r) for r in results]
+
+    @post(
+        "/prepare-bills",
+        summary="Propose payments of bills for a controller's approval (bookkeepers)",
+        status_code=HTTP_200_OK,
+    )
+    async def prepare_bills(
+        self,
+        advisor_id: AdvisorPath,
+        client_id: ClientPath,
+        data: JSONBody[PrepareBills],
+        actor: CurrentActor,
+        services: AppServices,
+    ) -> list[BillResultOut]:
+        """One outcome per bill: prepared, or refused with the reason. Whoever prepares
+        a payment may not approve it."""
+        results = await services.payments.prepare_bills(
+            actor, AdvisorId(advisor_id), BusinessId(client_id), data.bill_ids, pay_on=data.pay_on
+        )
+        return [BillResultOut.of(r) for r in results]
+
+    @get(
+        "/cross-rail",
+        summary="Where the books, Ramp, the bank and Stripe disagree, with both sides",
+    )
+    async def cross_rail(
+        self,
+        advisor_id: AdvisorPath,
+        client_id: ClientPath,
+        actor: CurrentActor,
+        services: AppServices,
+    ) -> CrossRailOut:
+        report = await services.crossrail.findings(
+            actor, AdvisorId(advisor_id), BusinessId(client_id)
+        )
+        return CrossRailOut(
+            [FindingOut.of(f) for f in report.findings], report.compared, report.unavailable
+        )
 
     @get("/payments", summary="The client's payments")
     async def payments(

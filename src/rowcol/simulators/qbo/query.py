@@ -60,6 +60,10 @@ PROPERTIES: Final[dict[str, frozenset[str]]] = {
     "BillPayment": _names(
         "Id SyncToken MetaData TxnDate VendorRef TotalAmt PayType DocNumber CurrencyRef"
     ),
+    "Deposit": _names(
+        "Id SyncToken MetaData TxnDate DocNumber TotalAmt CurrencyRef PrivateNote "
+        "DepositToAccountRef"
+    ),
     "Term": _names("Id SyncToken MetaData Name Active DueDays Type"),
 }
 NAME_LISTS: Final = frozenset({"Vendor", "Customer", "Account", "Term"})

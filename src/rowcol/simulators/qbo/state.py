@@ -3,8 +3,8 @@
 Records are kept as QBO's JSON (XSD element names, money as Decimal, dates as
 `YYYY-MM-DD`, timestamps with the company's offset), each with `SyncToken` and
 `MetaData{CreateTime, LastUpdatedTime}`. Ids are numeric strings from QBO-like sequences:
-names (Vendor, Customer) share one, transactions (Bill, Invoice, Payment, BillPayment)
-another, accounts and terms their own.
+names (Vendor, Customer) share one, transactions (Bill, Invoice, Payment, BillPayment,
+Deposit) another, accounts and terms their own.
 
 OAuth is strict about rotation: every refresh issues a new refresh token and the old
 one is refused at once with `invalid_grant` (Intuit keeps the previous one valid for a
@@ -29,7 +29,14 @@ from decimal import Decimal
 from typing import Any, Final
 
 from rowcol.core.domain.money import Money
-from rowcol.core.domain.records import BankAccount, Bill, Customer, Invoice, Vendor
+from rowcol.core.domain.records import (
+    BankAccount,
+    BankTransaction,
+    Bill,
+    Customer,
+    Invoice,
+    Vendor,
+)
 from rowcol.demodata.generator import BusinessData, DemoFirm
 from rowcol.simulators.qbo.query import COMPANY_TZ
 
@@ -42,6 +49,7 @@ ENTITIES: Final = (
     "Invoice",
     "Payment",
     "BillPayment",
+    "Deposit",
 )
 _SEQUENCE: Final = {
     "Vendor": "name",
@@ -52,6 +60,7 @@ _SEQUENCE: Final = {
     "Invoice": "txn",
     "Payment": "txn",
     "BillPayment": "txn",
+    "Deposit": "txn",
 }
 _CURRENCY_NAMES: Final = {
     "USD": "United States Dollar",
@@ -412,6 +421,23 @@ class State:
             )
             return payment
 
+    def add_deposit(
+        self,
+        key: str,
+        amount: Decimal | str | int | Money,
+        on: date,
+        memo: str = "",
+        *,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Records a deposit into the company's first bank account, as a bookkeeper would."""
+        with self.lock:
+            company = self.company(key)
+            record = _deposit_record(
+                company, _account_by_type(company, "Bank"), _amount(amount), on, memo
+            )
+            return self.insert(key, "Deposit", record, at=at)
+
     def queue_event(
         self,
         key: str,
@@ -746,17 +772,44 @@ def _bill_payment_record(
 def _seed_company(company: Company, data: BusinessData) -> None:
     dates = [b.issue_date for b in data.bills] + [i.issue_date for i in data.invoices]
     opened = _at(min(dates, default=date(2020, 1, 1)) - timedelta(days=30), 8)
-    _seed_accounts(company, data.bank_accounts, data, opened)
+    banks = _seed_accounts(company, data.bank_accounts, data, opened)
     terms = _seed_terms(company, data.vendors, opened)
     vendors = _seed_vendors(company, data.vendors, data.bills, terms, opened)
     customers = _seed_customers(company, data.customers, data.invoices, opened)
     _seed_bills(company, data.bills, vendors, {v.vendor_id: v for v in data.vendors})
     _seed_invoices(company, data.invoices, customers)
+    _seed_deposits(company, data.bank_transactions, banks)
+
+
+def _deposit_record(
+    company: Company, bank: dict[str, Any], amount: Decimal, day: date, memo: str
+) -> dict[str, Any]:
+    income = _account_by_type(company, "Income")
+    record: dict[str, Any] = {
+        "TxnDate": day.isoformat(),
+        "CurrencyRef": _currency_ref(company.currency),
+        "Line": [
+            {
+                "Id": "1",
+                "LineNum": 1,
+                "Amount": amount,
+                "DetailType": "DepositLineDetail",
+                "DepositLineDetail": {"AccountRef": _ref(income["Id"], income["Name"])},
+            }
+        ],
+        "DepositToAccountRef": _ref(bank["Id"], bank["Name"]),
+        "TotalAmt": amount,
+    }
+    if memo:
+        record["PrivateNote"] = memo
+    return record
 
 
 def _seed_accounts(
     company: Company, accounts: tuple[BankAccount, ...], data: BusinessData, opened: datetime
-) -> None:
+) -> dict[str, dict[str, Any]]:
+    """The chart of accounts; returns the Bank account records by demo account id."""
+    banks: dict[str, dict[str, Any]] = {}
     _account(
         company,
         "Accounts Payable (A/P)",
@@ -781,8 +834,11 @@ def _seed_accounts(
         )
         balance = latest.current.to_decimal() if latest else Decimal("0.00")
         sub_type = "Savings" if "saving" in account.name.lower() else "Checking"
-        _account(company, account.name, "Bank", sub_type, "Asset", opened, balance)
+        banks[account.account_id] = _account(
+            company, account.name, "Bank", sub_type, "Asset", opened, balance
+        )
     _account(company, "Services", "Income", "ServiceFeeIncome", "Revenue", opened)
+    return banks
 
 
 def _seed_terms(
@@ -965,3 +1021,28 @@ def _seed_invoices(
             received_at,
         )
         stored["LinkedTxn"] = [_link(payment["Id"], "Payment")]
+
+
+def _seed_deposits(
+    company: Company,
+    transactions: tuple[BankTransaction, ...],
+    banks: dict[str, dict[str, Any]],
+) -> None:
+    """The bookkeeper records each card processor payout that posted to the bank (money
+    in: a negative amount, in Plaid's sign) as a deposit on the day it posted."""
+    for txn in transactions:
+        if txn.category != "card_deposit" or not txn.amount.is_negative or txn.pending:
+            continue
+        processor = txn.counterparty or "Card processor"
+        _put(
+            company,
+            "Deposit",
+            _deposit_record(
+                company,
+                banks[txn.account_id],
+                (-txn.amount).to_decimal(),
+                txn.posted_on,
+                f"{processor} payout",
+            ),
+            _at(txn.posted_on, 12),
+        )
