@@ -29,10 +29,13 @@ from rowcol.core.domain.connections import StoredWebhook
 from rowcol.core.domain.ids import Rail
 from rowcol.core.services.advisors import AdvisorService
 from rowcol.core.services.audit import AuditService
+from rowcol.core.services.backtest import Backtest, FolderBacktest
+from rowcol.core.services.books_import import BooksImport
 from rowcol.core.services.client_records import ClientRecordsService
 from rowcol.core.services.clients import ClientService
 from rowcol.core.services.crossrail import CrossRailService
 from rowcol.core.services.features import FeatureService
+from rowcol.core.services.forecasts import ForecastService
 from rowcol.core.services.payments import PaymentService
 from rowcol.core.services.rail_health import RailHealthService
 from rowcol.core.services.receivables import ReceivablesImport
@@ -46,6 +49,7 @@ from rowcol.core.services.webhooks import (
 )
 from rowcol.ports.ar_source import ARExportReader, ARSource
 from rowcol.ports.bank_verifier import BankVerifier
+from rowcol.ports.books import BooksFolder
 from rowcol.ports.clock import Clock
 from rowcol.ports.credentials import CredentialStore
 from rowcol.ports.ledger import Ledger
@@ -427,6 +431,19 @@ def _stripe_csv_reader() -> ARExportReader:
     return StripeCsvReader()
 
 
+def _books_folder() -> BooksFolder:
+    from rowcol.adapters.csvbooks import CsvBooksFolder
+
+    return CsvBooksFolder()
+
+
+def _folder_backtest() -> FolderBacktest:
+    from rowcol.adapters.csvbooks import CsvBooksFolder
+    from rowcol.adapters.statsmodels_ets import ExponentialSmoothingModel
+
+    return FolderBacktest(CsvBooksFolder(), Backtest(models=[ExponentialSmoothingModel()]))
+
+
 def _ramp_handler(
     subscriptions: WebhookSubscriptions, verification: VerificationService
 ) -> WebhookHandler:
@@ -500,6 +517,8 @@ class Container(containers.DeclarativeContainer):
         notifier=providers.Callable(lambda r: r.notifier, rails),
         sync=sync,
     )
+    forecasts = providers.Singleton(ForecastService, uow_factory, clock)
+    backtest = providers.Singleton(_folder_backtest)
     crossrail = providers.Singleton(
         CrossRailService,
         uow_factory,
@@ -509,6 +528,9 @@ class Container(containers.DeclarativeContainer):
     )
     receivables_import = providers.Singleton(
         ReceivablesImport, uow_factory, clock, providers.Singleton(_stripe_csv_reader)
+    )
+    books_import = providers.Singleton(
+        BooksImport, uow_factory, clock, providers.Singleton(_books_folder)
     )
     subscriptions = providers.Singleton(
         WebhookSubscriptions,
@@ -555,10 +577,13 @@ class Services:
     webhooks: WebhookService
     subscriptions: WebhookSubscriptions
     receivables_import: ReceivablesImport
+    books_import: BooksImport
     payments: PaymentService
     reserves: ReserveService
     verification: VerificationService
     crossrail: CrossRailService
+    forecasts: ForecastService
+    backtest: FolderBacktest
     sync: SmartSync
     credentials: CredentialStore
     monitor: RailHealthMonitor
@@ -598,10 +623,13 @@ def build(
         webhooks=container.webhooks(),
         subscriptions=container.subscriptions(),
         receivables_import=container.receivables_import(),
+        books_import=container.books_import(),
         payments=container.payments(),
         reserves=container.reserves(),
         verification=container.verification(),
         crossrail=container.crossrail(),
+        forecasts=container.forecasts(),
+        backtest=container.backtest(),
         sync=container.sync(),
         credentials=container.credentials(),
         monitor=container.monitor(),

@@ -7,6 +7,7 @@ read and write to the acting user's advisor by going through the client links.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
@@ -15,6 +16,7 @@ from rowcol.core.domain.approval import ApprovalPolicy
 from rowcol.core.domain.audit import AuditEntry, AuditEvent
 from rowcol.core.domain.connections import RailConnection, StoredWebhook, SyncCursor
 from rowcol.core.domain.errors import Conflict
+from rowcol.core.domain.forecast import Forecast
 from rowcol.core.domain.ids import (
     AdvisorId,
     BankAccountId,
@@ -241,6 +243,34 @@ class PolicyRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ForecastSnapshot:
+    """A forecast as it was made, kept to be compared later with what happened."""
+
+    snapshot_id: str
+    business_id: BusinessId
+    created_at: datetime
+    forecast: Forecast
+    scenario: str | None = None
+    """The scenario it was made under; None for the baseline."""
+
+
+class ForecastRepository(Protocol):
+    async def add(self, snapshot: ForecastSnapshot) -> None:
+        """Raises Conflict when the id is taken or the business does not exist."""
+        ...
+
+    async def latest(
+        self, business_id: BusinessId, *, scenario: str | None = None
+    ) -> ForecastSnapshot | None: ...
+
+    async def list(
+        self, business_id: BusinessId, *, since: datetime | None = None
+    ) -> Sequence[ForecastSnapshot]:
+        """Baseline snapshots, oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     firms: FirmRepository
     advisors: AdvisorRepository
@@ -257,6 +287,7 @@ class UnitOfWork(Protocol):
     payouts: RecordRepository[Payout]
     payments: PaymentRepository
     policies: PolicyRepository
+    forecasts: ForecastRepository
     balances: BalanceRepository
     connections: ConnectionRepository
     cursors: SyncCursorRepository

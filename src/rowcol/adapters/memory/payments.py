@@ -4,6 +4,7 @@ payment per bill, and writes over the version they were read at."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 
 from rowcol.core.domain.approval import ApprovalPolicy
 from rowcol.core.domain.errors import Conflict
@@ -14,7 +15,13 @@ from rowcol.core.domain.payments import (
     Payment,
     PaymentStatus,
 )
-from rowcol.ports.repository import PaymentRepository, PolicyRepository, StaleWrite
+from rowcol.ports.repository import (
+    ForecastRepository,
+    ForecastSnapshot,
+    PaymentRepository,
+    PolicyRepository,
+    StaleWrite,
+)
 
 
 def holds_bill(payment: Payment) -> bool:
@@ -101,3 +108,35 @@ class MemoryPolicies(PolicyRepository):
         if policy.version != expected:
             raise StaleWrite(f"the policy of {policy.business_id} changed since it was read")
         self._rows[policy.business_id] = policy
+
+
+class MemoryForecasts(ForecastRepository):
+    def __init__(self, rows: dict[str, ForecastSnapshot], businesses: Collection[str]) -> None:
+        self._rows = rows
+        self._businesses = businesses
+
+    async def add(self, snapshot: ForecastSnapshot) -> None:
+        if snapshot.business_id not in self._businesses:
+            raise Conflict(f"business {snapshot.business_id} does not exist")
+        if snapshot.snapshot_id in self._rows:
+            raise Conflict(f"forecast snapshot {snapshot.snapshot_id} exists")
+        self._rows[snapshot.snapshot_id] = snapshot
+
+    def _of(self, business_id: BusinessId) -> list[ForecastSnapshot]:
+        found = [s for s in self._rows.values() if s.business_id == business_id]
+        return sorted(found, key=lambda s: (s.created_at, s.snapshot_id))
+
+    async def latest(
+        self, business_id: BusinessId, *, scenario: str | None = None
+    ) -> ForecastSnapshot | None:
+        found = [s for s in self._of(business_id) if s.scenario == scenario]
+        return found[-1] if found else None
+
+    async def list(
+        self, business_id: BusinessId, *, since: datetime | None = None
+    ) -> Sequence[ForecastSnapshot]:
+        return [
+            s
+            for s in self._of(business_id)
+            if s.scenario is None and (since is None or s.created_at >= since)
+        ]

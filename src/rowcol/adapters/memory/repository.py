@@ -14,7 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-from rowcol.adapters.memory.payments import MemoryPayments, MemoryPolicies
+from rowcol.adapters.memory.payments import MemoryForecasts, MemoryPayments, MemoryPolicies
 from rowcol.core.domain.approval import ApprovalPolicy
 from rowcol.core.domain.audit import GENESIS_HASH, AuditEntry, AuditEvent, chain
 from rowcol.core.domain.connections import (
@@ -46,6 +46,7 @@ from rowcol.ports.repository import (
     ClientRepository,
     ConnectionRepository,
     FirmRepository,
+    ForecastSnapshot,
     RecordRepository,
     SyncCursorRepository,
     UnitOfWork,
@@ -75,6 +76,7 @@ class MemoryState:
     audit: list[AuditEvent] = field(default_factory=list)
     payments: dict[str, Payment] = field(default_factory=dict)
     policies: dict[str, ApprovalPolicy] = field(default_factory=dict)
+    forecasts: dict[str, ForecastSnapshot] = field(default_factory=dict)
 
     def copy(self) -> MemoryState:
         """Records are frozen, so copying the containers isolates a unit of work."""
@@ -92,6 +94,7 @@ class MemoryState:
             audit=list(self.audit),
             payments=dict(self.payments),
             policies=dict(self.policies),
+            forecasts=dict(self.forecasts),
         )
 
 
@@ -446,6 +449,7 @@ class MemoryUnitOfWork(UnitOfWork):
         )
         self.payments = MemoryPayments(state.payments, state.businesses)
         self.policies = MemoryPolicies(state.policies, state.businesses)
+        self.forecasts = MemoryForecasts(state.forecasts, state.businesses)
         self.balances = MemoryBalances(state)
         self.connections = MemoryConnections(state)
         self.cursors = MemoryCursors(state)

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
 from rowcol.adapters.sql import tables as t
+from rowcol.adapters.sql.forecasts import SqlForecasts
 from rowcol.adapters.sql.payments import SqlPayments, SqlPolicies
 from rowcol.core.domain.audit import AuditEntry, AuditEvent, chain
 from rowcol.core.domain.connections import (
@@ -1113,6 +1114,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.payouts: RecordRepository[Payout] = SqlRecords(self._db, PAYOUTS)
         self.payments = SqlPayments(self._db)
         self.policies = SqlPolicies(self._db)
+        self.forecasts = SqlForecasts(self._db)
         self.balances = SqlBalances(self._db)
         self.connections = SqlConnections(self._db)
         self.cursors = SqlCursors(self._db)

@@ -296,6 +296,21 @@ approval_policies = Table(
     _business_fk(),
 )
 
+forecast_snapshots = Table(
+    "forecast_snapshots",
+    metadata,
+    _id("snapshot_id", primary_key=True),
+    _id("business_id"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("scenario", Text, nullable=True),
+    Column("weeks", Integer, nullable=False),
+    *_money("low_point"),
+    Column("forecast", JSON, nullable=False),
+    Index("ix_forecast_snapshots_business_id_created_at", "business_id", "created_at"),
+    _business_fk(),
+)
+
 balances = Table(
     "balances",
     metadata,

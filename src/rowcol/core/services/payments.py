@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -53,6 +53,8 @@ from rowcol.ports.payment_rail import PaymentRail, PaymentRequest, RailPaymentSt
 from rowcol.ports.repository import StaleWrite, UnitOfWork, UnitOfWorkFactory
 
 _RETRIES = 5
+FORECAST_FRESHNESS = timedelta(days=7)
+"""An older forecast no longer speaks for the weeks ahead."""
 
 
 class Outcome(StrEnum):
@@ -90,6 +92,9 @@ class Position:
     buffer: Money
     average_weekly_outflow: Money
     average_weekly_inflow: Money
+    low_point: Money | None = None
+    """The latest forecast's lowest closing (P50) over its horizon, if one is recent."""
+    forecast_until: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +275,12 @@ class PaymentService:
             result = await self._approve_one(
                 actor, advisor_id, business_id, BillId(bill_id), pay_on
             )
-            if submit and result.outcome is Outcome.APPROVED and result.payment_id is not None:
+            check = result.guardrail
+            if check is not None and check.second_look and result.outcome is Outcome.APPROVED:
+                # Approved, but the forecast says this payment takes the low point under
+                # the buffer: a person submits it after a second look.
+                result = replace(result, reason=f"second look: {check.second_look_reason}")
+            elif submit and result.outcome is Outcome.APPROVED and result.payment_id is not None:
                 result = await self._submit(actor, advisor_id, result.payment_id)
             results.append(result)
         return results
@@ -416,7 +426,7 @@ class PaymentService:
                         bill_id, Outcome.REFUSED, holding.payment_id if holding else None, str(exc)
                     )
                 approved = life.approve(payment, decision, now=now)
-                preview = _guardrail(position, approved.amount, now)
+                preview = _guardrail(position, approved.amount, now, approved.pay_on)
                 context = {
                     "decision": {
                         "approvals": len(decision.approvals),
@@ -496,7 +506,7 @@ class PaymentService:
                 if payment.status not in (PaymentStatus.APPROVED, PaymentStatus.BLOCKED):
                     return _already(payment.bill_id, payment)
                 position = await self._position(uow, business)
-                check = _guardrail(position, payment.amount, now)
+                check = _guardrail(position, payment.amount, now, payment.pay_on)
                 if problem is None and not is_fully_approved(
                     position.policy,
                     amount=payment.amount,
@@ -723,6 +733,10 @@ class PaymentService:
         recent = runway(
             cash, await uow.bank_transactions.list(business_id), today=self._clock.today()
         )
+        snapshot = await uow.forecasts.latest(business_id)
+        made = snapshot.forecast if snapshot is not None else None
+        if made is not None and made.as_of < self._clock.today() - FORECAST_FRESHNESS:
+            made = None
         return Position(
             business=business,
             policy=policy,
@@ -733,6 +747,8 @@ class PaymentService:
             buffer=policy.buffer.amount(recent.average_weekly_outflow),
             average_weekly_outflow=recent.average_weekly_outflow,
             average_weekly_inflow=recent.average_weekly_inflow,
+            low_point=made.low_point if made is not None and made.weeks else None,
+            forecast_until=made.weeks[-1].ends_on if made is not None and made.weeks else None,
         )
 
 
@@ -780,7 +796,17 @@ def _already(bill_id: BillId, payment: Payment) -> BillResult:
     )
 
 
-def _guardrail(position: Position, amount: Money, now: datetime) -> GuardrailResult:
+def _guardrail(
+    position: Position, amount: Money, now: datetime, pay_on: date | None = None
+) -> GuardrailResult:
+    low = position.low_point
+    if low is not None and low.currency != amount.currency:
+        low = None
+    until = position.forecast_until
+    if low is not None and pay_on is not None and until is not None and pay_on <= until:
+        # The forecast already counts an open bill paid within its horizon; the
+        # guardrail wants the low point without this payment.
+        low = low + amount
     return check_liquidity(
         GuardrailInput(
             balances=position.balances,
@@ -790,6 +816,7 @@ def _guardrail(position: Position, amount: Money, now: datetime) -> GuardrailRes
             in_flight=position.in_flight,
             amount=amount,
             buffer=position.buffer,
+            projected_low_point=low,
         )
     )
 

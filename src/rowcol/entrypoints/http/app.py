@@ -29,6 +29,7 @@ from rowcol.entrypoints.http.api import (
 )
 from rowcol.entrypoints.http.auth import BearerAuth
 from rowcol.entrypoints.http.errors import EXCEPTION_HANDLERS
+from rowcol.entrypoints.http.forecasts import ForecastController
 from rowcol.entrypoints.http.payments import PaymentController
 from rowcol.entrypoints.http.rails import RailHealthController, receive_webhook
 
@@ -126,6 +127,7 @@ def create_app(
             AdvisorController,
             ClientController,
             PaymentController,
+            ForecastController,
             RailHealthController,
             receive_webhook,
         ],

@@ -1,0 +1,146 @@
+"""Forecast endpoints: a client's 4/8/13-week cash forecast with its bands (smart tier)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED
+
+from rowcol.core.domain.errors import InvalidInput, NotFound
+from rowcol.core.domain.features import Feature
+from rowcol.core.domain.forecast import RecurringFlow, WeekForecast
+from rowcol.core.domain.ids import AdvisorId, BusinessId
+from rowcol.core.services.forecasts import HORIZONS
+from rowcol.entrypoints.http.api import AdvisorPath, AppServices, ClientPath, CurrentActor
+from rowcol.entrypoints.http.auth import feature_guard
+from rowcol.entrypoints.http.schemas import MoneyOut
+from rowcol.ports.repository import ForecastSnapshot
+
+Weeks = Annotated[
+    int, Parameter(description="Horizon in weeks: 4, 8 or 13", ge=1, le=26, required=False)
+]
+
+
+class WeekOut(msgspec.Struct):
+    week: int
+    starts_on: date
+    ends_on: date
+    opening: MoneyOut
+    inflows: MoneyOut
+    outflows: MoneyOut
+    closing: MoneyOut
+    p10: MoneyOut
+    p50: MoneyOut
+    p90: MoneyOut
+    breach_probability: float
+    by_category: dict[str, MoneyOut]
+
+    @classmethod
+    def of(cls, w: WeekForecast) -> WeekOut:
+        return cls(
+            w.week,
+            w.starts_on,
+            w.ends_on,
+            MoneyOut.of(w.opening),
+            MoneyOut.of(w.inflows),
+            MoneyOut.of(w.outflows),
+            MoneyOut.of(w.closing),
+            MoneyOut.of(w.p10),
+            MoneyOut.of(w.p50),
+            MoneyOut.of(w.p90),
+            round(w.breach_probability, 4),
+            {k: MoneyOut.of(v) for k, v in sorted(w.by_category.items())},
+        )
+
+
+class RecurringOut(msgspec.Struct):
+    category: str
+    counterparty: str | None
+    cadence_days: int
+    typical: MoneyOut
+    next_on: date
+    occurrences: int
+
+    @classmethod
+    def of(cls, r: RecurringFlow) -> RecurringOut:
+        return cls(
+            r.category,
+            r.counterparty,
+            r.cadence_days,
+            MoneyOut.of(r.typical),
+            r.next_on,
+            r.occurrences,
+        )
+
+
+class ForecastOut(msgspec.Struct):
+    snapshot_id: str
+    business_id: str
+    made_at: datetime
+    as_of: date
+    low_point: MoneyOut
+    low_week: int
+    weeks: list[WeekOut]
+    recurring: list[RecurringOut]
+
+    @classmethod
+    def of(cls, s: ForecastSnapshot, weeks: int | None = None) -> ForecastOut:
+        f = s.forecast
+        shown = f.weeks[:weeks] if weeks else f.weeks
+        low = min(shown, key=lambda w: w.p50.amount_minor)
+        return cls(
+            s.snapshot_id,
+            s.business_id,
+            s.created_at,
+            f.as_of,
+            MoneyOut.of(low.p50),
+            low.week,
+            [WeekOut.of(w) for w in shown],
+            [RecurringOut.of(r) for r in f.recurring],
+        )
+
+
+class ForecastController(Controller):
+    """A client's cash forecast (smart features)."""
+
+    path = "/advisor/{advisor_id:str}/clients/{client_id:str}/forecast"
+    tags = ["forecast"]
+    guards = [feature_guard]
+    opt = {"feature": Feature.SMART_FEATURES_ENABLED}
+
+    @get("/", summary="The latest forecast (4, 8 or 13 weeks of it)")
+    async def latest(
+        self,
+        advisor_id: AdvisorPath,
+        client_id: ClientPath,
+        actor: CurrentActor,
+        services: AppServices,
+        weeks: Weeks = 13,
+    ) -> ForecastOut:
+        _check_weeks(weeks)
+        found = await services.forecasts.latest(actor, AdvisorId(advisor_id), BusinessId(client_id))
+        if found is None:
+            raise NotFound(f"client {client_id} has no forecast yet; POST to make one")
+        return ForecastOut.of(found, weeks)
+
+    @post("/", summary="Make a fresh 13-week forecast and keep it", status_code=HTTP_201_CREATED)
+    async def make(
+        self,
+        advisor_id: AdvisorPath,
+        client_id: ClientPath,
+        actor: CurrentActor,
+        services: AppServices,
+    ) -> ForecastOut:
+        made = await services.forecasts.forecast(
+            actor, AdvisorId(advisor_id), BusinessId(client_id)
+        )
+        return ForecastOut.of(made)
+
+
+def _check_weeks(weeks: int) -> None:
+    if weeks not in HORIZONS:
+        raise InvalidInput(f"weeks must be one of {', '.join(map(str, HORIZONS))}")
