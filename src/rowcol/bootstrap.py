@@ -27,12 +27,18 @@ from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
 from rowcol.adapters.railkit.resilience import RailHealthMonitor
 from rowcol.core.domain.connections import StoredWebhook
 from rowcol.core.domain.ids import Rail
+from rowcol.core.domain.schedule import Days, ScheduleProblem
 from rowcol.core.services.advisors import AdvisorService
 from rowcol.core.services.audit import AuditService
 from rowcol.core.services.backtest import Backtest, FolderBacktest
 from rowcol.core.services.books_import import BooksImport
 from rowcol.core.services.client_records import ClientRecordsService
 from rowcol.core.services.clients import ClientService
+from rowcol.core.services.collections import (
+    CustomerCommunicationService,
+    EarlyCollectionService,
+    PaymentAccelerationService,
+)
 from rowcol.core.services.crossrail import CrossRailService
 from rowcol.core.services.features import FeatureService
 from rowcol.core.services.forecasts import ForecastService
@@ -40,6 +46,8 @@ from rowcol.core.services.payments import PaymentService
 from rowcol.core.services.rail_health import RailHealthService
 from rowcol.core.services.receivables import ReceivablesImport
 from rowcol.core.services.reserves import ReserveService
+from rowcol.core.services.scenarios import ScenarioPlanner
+from rowcol.core.services.schedule import ScheduleService
 from rowcol.core.services.sync import SmartSync
 from rowcol.core.services.verification import VerificationService
 from rowcol.core.services.webhooks import (
@@ -62,6 +70,7 @@ from rowcol.ports.plugins import (
     RailPluginFactory,
 )
 from rowcol.ports.repository import UnitOfWorkFactory
+from rowcol.ports.solver import ScheduleSolver
 from rowcol.ports.tokens import TokenCodec
 from rowcol.ports.webhooks import WebhookSubscriber, WebhookVerifier
 
@@ -431,6 +440,24 @@ def _stripe_csv_reader() -> ARExportReader:
     return StripeCsvReader()
 
 
+class _LazyScheduleSolver(ScheduleSolver):
+    """Loads OR-Tools on the first schedule, not at start-up (it takes most of a second)."""
+
+    def __init__(self) -> None:
+        self._solver: ScheduleSolver | None = None
+
+    def solve(self, problem: ScheduleProblem) -> Days:
+        if self._solver is None:
+            from rowcol.adapters.cpsat import CpSatScheduleSolver
+
+            self._solver = CpSatScheduleSolver()
+        return self._solver.solve(problem)
+
+
+def _schedule_solver() -> ScheduleSolver:
+    return _LazyScheduleSolver()
+
+
 def _books_folder() -> BooksFolder:
     from rowcol.adapters.csvbooks import CsvBooksFolder
 
@@ -518,6 +545,18 @@ class Container(containers.DeclarativeContainer):
         sync=sync,
     )
     forecasts = providers.Singleton(ForecastService, uow_factory, clock)
+    messages = providers.Singleton(
+        CustomerCommunicationService,
+        uow_factory,
+        clock,
+        providers.Callable(lambda r: r.notifier, rails),
+    )
+    collections = providers.Singleton(EarlyCollectionService, uow_factory, clock, messages)
+    acceleration = providers.Singleton(PaymentAccelerationService, uow_factory, clock, messages)
+    schedule = providers.Singleton(
+        ScheduleService, uow_factory, clock, providers.Singleton(_schedule_solver), payments
+    )
+    scenarios = providers.Singleton(ScenarioPlanner, uow_factory, clock, forecasts)
     backtest = providers.Singleton(_folder_backtest)
     crossrail = providers.Singleton(
         CrossRailService,
@@ -583,6 +622,11 @@ class Services:
     verification: VerificationService
     crossrail: CrossRailService
     forecasts: ForecastService
+    messages: CustomerCommunicationService
+    collections: EarlyCollectionService
+    acceleration: PaymentAccelerationService
+    schedule: ScheduleService
+    scenarios: ScenarioPlanner
     backtest: FolderBacktest
     sync: SmartSync
     credentials: CredentialStore
@@ -629,6 +673,11 @@ def build(
         verification=container.verification(),
         crossrail=container.crossrail(),
         forecasts=container.forecasts(),
+        messages=container.messages(),
+        collections=container.collections(),
+        acceleration=container.acceleration(),
+        schedule=container.schedule(),
+        scenarios=container.scenarios(),
         backtest=container.backtest(),
         sync=container.sync(),
         credentials=container.credentials(),

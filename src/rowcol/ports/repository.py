@@ -14,6 +14,7 @@ from typing import Protocol, Self, TypeVar
 
 from rowcol.core.domain.approval import ApprovalPolicy
 from rowcol.core.domain.audit import AuditEntry, AuditEvent
+from rowcol.core.domain.collections import CollectionSend, ReminderSequence, SendStatus
 from rowcol.core.domain.connections import RailConnection, StoredWebhook, SyncCursor
 from rowcol.core.domain.errors import Conflict
 from rowcol.core.domain.forecast import Forecast
@@ -38,6 +39,7 @@ from rowcol.core.domain.records import (
     Vendor,
 )
 from rowcol.core.domain.reserves import Reserve
+from rowcol.core.domain.scenarios import Scenario
 from rowcol.core.domain.tenancy import Advisor, Business, Client, Firm, StaffUser
 
 R = TypeVar("R")
@@ -271,6 +273,55 @@ class ForecastRepository(Protocol):
         ...
 
 
+class CollectionRepository(Protocol):
+    async def get_sequence(self, business_id: BusinessId) -> ReminderSequence | None: ...
+
+    async def save_sequence(self, sequence: ReminderSequence) -> None:
+        """Stores a new version; StaleWrite unless it follows the stored one (or is the
+        first, version 1); Conflict when the business does not exist."""
+        ...
+
+    async def add_send(self, send: CollectionSend) -> None:
+        """Raises DuplicateSend when the invoice already has a send for the step (a
+        constraint in the store, not a check before it), Conflict when the business
+        does not exist."""
+        ...
+
+    async def update_send(self, send: CollectionSend) -> None:
+        """Stores the send's outcome over the stored one (same invoice and step)."""
+        ...
+
+    async def find_send(self, message_id: str) -> CollectionSend | None: ...
+
+    async def list_sends(
+        self,
+        business_id: BusinessId,
+        *,
+        statuses: Collection[SendStatus] | None = None,
+    ) -> Sequence[CollectionSend]:
+        """Oldest intent first, then by invoice and step; only these statuses when given."""
+        ...
+
+
+class ScenarioRepository(Protocol):
+    """What-if scenarios, one per (business, name)."""
+
+    async def add(self, scenario: Scenario) -> None:
+        """Raises Conflict when the business already has a scenario of that name or does
+        not exist."""
+        ...
+
+    async def get(self, business_id: BusinessId, name: str) -> Scenario | None: ...
+
+    async def list(self, business_id: BusinessId) -> Sequence[Scenario]:
+        """Ordered by name."""
+        ...
+
+    async def delete(self, business_id: BusinessId, name: str) -> bool:
+        """True if a scenario was removed."""
+        ...
+
+
 class UnitOfWork(Protocol):
     firms: FirmRepository
     advisors: AdvisorRepository
@@ -288,6 +339,8 @@ class UnitOfWork(Protocol):
     payments: PaymentRepository
     policies: PolicyRepository
     forecasts: ForecastRepository
+    scenarios: ScenarioRepository
+    collections: CollectionRepository
     balances: BalanceRepository
     connections: ConnectionRepository
     cursors: SyncCursorRepository

@@ -14,9 +14,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+from rowcol.adapters.memory.collections import MemoryCollections, SendKey
 from rowcol.adapters.memory.payments import MemoryForecasts, MemoryPayments, MemoryPolicies
+from rowcol.adapters.memory.scenarios import MemoryScenarios
 from rowcol.core.domain.approval import ApprovalPolicy
 from rowcol.core.domain.audit import GENESIS_HASH, AuditEntry, AuditEvent, chain
+from rowcol.core.domain.collections import CollectionSend, ReminderSequence
 from rowcol.core.domain.connections import (
     RailConnection,
     StoredWebhook,
@@ -37,6 +40,7 @@ from rowcol.core.domain.records import (
     Vendor,
 )
 from rowcol.core.domain.reserves import Reserve
+from rowcol.core.domain.scenarios import Scenario
 from rowcol.core.domain.tenancy import Advisor, Business, Client, Firm, StaffUser
 from rowcol.ports.repository import (
     AdvisorRepository,
@@ -77,6 +81,9 @@ class MemoryState:
     payments: dict[str, Payment] = field(default_factory=dict)
     policies: dict[str, ApprovalPolicy] = field(default_factory=dict)
     forecasts: dict[str, ForecastSnapshot] = field(default_factory=dict)
+    scenarios: dict[tuple[str, str], Scenario] = field(default_factory=dict)
+    sequences: dict[str, ReminderSequence] = field(default_factory=dict)
+    collection_sends: dict[SendKey, CollectionSend] = field(default_factory=dict)
 
     def copy(self) -> MemoryState:
         """Records are frozen, so copying the containers isolates a unit of work."""
@@ -95,6 +102,9 @@ class MemoryState:
             payments=dict(self.payments),
             policies=dict(self.policies),
             forecasts=dict(self.forecasts),
+            scenarios=dict(self.scenarios),
+            sequences=dict(self.sequences),
+            collection_sends=dict(self.collection_sends),
         )
 
 
@@ -450,6 +460,10 @@ class MemoryUnitOfWork(UnitOfWork):
         self.payments = MemoryPayments(state.payments, state.businesses)
         self.policies = MemoryPolicies(state.policies, state.businesses)
         self.forecasts = MemoryForecasts(state.forecasts, state.businesses)
+        self.scenarios = MemoryScenarios(state.scenarios, state.businesses)
+        self.collections = MemoryCollections(
+            state.sequences, state.collection_sends, state.businesses
+        )
         self.balances = MemoryBalances(state)
         self.connections = MemoryConnections(state)
         self.cursors = MemoryCursors(state)

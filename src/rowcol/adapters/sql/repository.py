@@ -34,8 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
 from rowcol.adapters.sql import tables as t
+from rowcol.adapters.sql.collections import SqlCollections
 from rowcol.adapters.sql.forecasts import SqlForecasts
 from rowcol.adapters.sql.payments import SqlPayments, SqlPolicies
+from rowcol.adapters.sql.scenarios import SqlScenarios
 from rowcol.core.domain.audit import AuditEntry, AuditEvent, chain
 from rowcol.core.domain.connections import (
     ConnectionStatus,
@@ -1115,6 +1117,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.payments = SqlPayments(self._db)
         self.policies = SqlPolicies(self._db)
         self.forecasts = SqlForecasts(self._db)
+        self.scenarios = SqlScenarios(self._db)
+        self.collections = SqlCollections(self._db)
         self.balances = SqlBalances(self._db)
         self.connections = SqlConnections(self._db)
         self.cursors = SqlCursors(self._db)

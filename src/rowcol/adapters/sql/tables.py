@@ -311,6 +311,19 @@ forecast_snapshots = Table(
     _business_fk(),
 )
 
+scenarios = Table(
+    "scenarios",
+    metadata,
+    _id("business_id"),
+    _id("name"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("changes", JSON, nullable=False),
+    PrimaryKeyConstraint("business_id", "name"),
+    _business_fk(),
+)
+
 balances = Table(
     "balances",
     metadata,
@@ -402,4 +415,36 @@ audit_head = Table(
     Column("count", BigInteger, nullable=False),
     Column("last_hash", CHAR(64), nullable=False),
     CheckConstraint("id = 1", name="single_row"),
+)
+
+collection_sequences = Table(
+    "collection_sequences",
+    metadata,
+    _id("business_id", primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("steps", JSON, nullable=False),
+    _business_fk(),
+)
+
+collection_sends = Table(
+    "collection_sends",
+    metadata,
+    _id("business_id"),
+    _record_id("invoice_id"),
+    Column("step_id", String(32), nullable=False),
+    Column("message_id", Text, nullable=False, unique=True),
+    Column("tone", String(16), nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("intended_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Column("provider_id", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    *_money("discount", nullable=True),
+    Column("pay_by", Date, nullable=True),
+    # The key is the rule: one send per invoice and step, whatever crashes in between.
+    PrimaryKeyConstraint("business_id", "invoice_id", "step_id"),
+    Index("ix_collection_sends_business_id_intended_at", "business_id", "intended_at"),
+    _business_fk(),
 )

@@ -19,6 +19,7 @@ from rowcol.core.domain.payments import PaymentStatus
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Actor, Role, RunwayTier
 from rowcol.entrypoints.cli.errors import (
     EXIT_AUDIT_BROKEN,
+    EXIT_NOT_FOUND,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     CliFailure,
@@ -724,6 +725,195 @@ def forecast_backtest(folder: str, origins: int, step_weeks: int, skip_bad_rows:
                 f"{model:<38}{a.horizon:>6}{a.inflow_accuracy:>8.2f}{a.outflow_accuracy:>9.2f}"
                 f"{a.closing_error:>13.2f}{coverage:>9}"
             )
+
+
+@cli.group()
+def scenario() -> None:
+    """What-if scenarios: kept per client, compared with the baseline week by week."""
+
+
+@scenario.command("add")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--client", "client_id", required=True)
+@click.option("--name", required=True, help="1-64 letters, digits, '_', '.', ':' or '-'.")
+@click.option("--description", default="")
+@click.option(
+    "--changes",
+    "changes_json",
+    required=True,
+    help="""A JSON list of changes, each an object with a "kind":
+    {"kind": "move_bills", "bills": ["b1"], "to": "2026-12-01"} or "by_days": 14
+    (negative: earlier);
+    {"kind": "customer_late", "customer": "c1", "days": 30};
+    {"kind": "customer_never_pays", "customer": "c1"};
+    {"kind": "new_cost", "label": "new hire", "amount": "6500.00", "currency": "USD",
+    "every": "monthly" or "biweekly", "from": "2026-12-01", "until": null};
+    {"kind": "revenue", "percent": "-15", "from": "2026-12-01"}.""",
+)
+@run_with_services
+async def scenario_add(
+    services: Services,
+    advisor_id: str,
+    client_id: str,
+    name: str,
+    description: str,
+    changes_json: str,
+) -> None:
+    """Keep a new scenario for a client."""
+    from rowcol.core.domain.scenarios import changes_of
+
+    try:
+        parsed = json.loads(changes_json)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--changes") from None
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    made = await services.scenarios.create(
+        actor,
+        AdvisorId(advisor_id),
+        BusinessId(client_id),
+        name=name,
+        changes=changes_of(parsed),
+        description=description,
+    )
+    click.echo(f"scenario {made.name} kept with {len(made.changes)} change(s)")
+
+
+@scenario.command("list")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--client", "client_id", required=True)
+@run_with_services
+async def scenario_list(services: Services, advisor_id: str, client_id: str) -> None:
+    """A client's scenarios with their changes."""
+    from rowcol.core.domain.scenarios import change_to_json
+
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    found = await services.scenarios.list(actor, AdvisorId(advisor_id), BusinessId(client_id))
+    for s in found:
+        changes = json.dumps([change_to_json(c) for c in s.changes])
+        click.echo(f"{s.name}  {s.description}  {changes}")
+    click.echo(f"{len(found)} scenario(s)")
+
+
+@scenario.command("run")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--client", "client_id", required=True)
+@click.option("--name", required=True)
+@run_with_services
+async def scenario_run(services: Services, advisor_id: str, client_id: str, name: str) -> None:
+    """Forecast a client with and without a scenario (both kept) and compare week by week."""
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    done = await services.scenarios.run(actor, AdvisorId(advisor_id), BusinessId(client_id), name)
+    c = done.comparison
+    click.echo(f"{'week':<5}{'from':<12}{'baseline P50':>18}{'scenario P50':>18}{'change':>16}")
+    for w in c.weeks:
+        click.echo(
+            f"{w.week:<5}{w.starts_on.isoformat():<12}{w.baseline.format():>18}"
+            f"{w.changed.format():>18}{w.difference.format():>16}  breach "
+            f"{w.baseline_breach_probability:.0%} -> {w.changed_breach_probability:.0%}"
+        )
+
+    def runway(weeks: int | None) -> str:
+        return "beyond the horizon" if weeks is None else f"{weeks} week(s)"
+
+    click.echo(
+        f"low point {c.baseline_low_point.format()} (week {c.baseline_low_week}) -> "
+        f"{c.changed_low_point.format()} (week {c.changed_low_week}); runway "
+        f"{runway(c.baseline_runway_weeks)} -> {runway(c.changed_runway_weeks)}"
+    )
+
+
+@cli.group()
+def schedule() -> None:
+    """Bill schedules: a pay date for every open bill, with its reasons."""
+
+
+@schedule.command("propose")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--client", "client_id", required=True)
+@click.option(
+    "--adopt", is_flag=True, help="Propose payments on the scheduled dates, for approval."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the schedule as JSON.")
+@run_with_services
+async def schedule_propose(
+    services: Services, advisor_id: str, client_id: str, adopt: bool, as_json: bool
+) -> None:
+    """Propose pay dates that keep the buffer, take worthwhile discounts and avoid late
+    fees, by priority; with --adopt, prepare the payments for approval."""
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    made = await services.schedule.propose(actor, AdvisorId(advisor_id), BusinessId(client_id))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "bill_id": b.bill_id,
+                        "vendor": b.vendor_name,
+                        "amount": b.amount.amount_minor,
+                        "due_date": b.due_date.isoformat(),
+                        "pay_on": b.pay_on.isoformat() if b.pay_on else None,
+                        "priority": b.priority,
+                        "explanation": b.explanation,
+                    }
+                    for b in made.bills
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for b in made.bills:
+            when = b.pay_on.isoformat() if b.pay_on else "not placed"
+            click.echo(
+                f"{when:<12}{b.bill_id:<20}{b.vendor_name[:28]:<30}{b.amount.format():>14}"
+                f"  due {b.due_date.isoformat()}"
+            )
+            click.echo(f"    {b.explanation}")
+        click.echo(
+            f"buffer {made.buffer.format()}, lowest balance {made.low_balance.format()}, "
+            f"discounts {made.discounts_taken.format()}, late fees {made.late_fees.format()}, "
+            f"hurdle rate {made.hurdle_rate:.0%}"
+        )
+    if adopt and any(b.placed for b in made.bills):
+        results = await services.schedule.adopt(actor, AdvisorId(advisor_id), BusinessId(client_id))
+        for r in results:
+            click.echo(f"{r.bill_id}: {r.outcome.value} {r.payment_id or ''} {r.reason or ''}")
+
+
+@cli.group()
+def collections() -> None:
+    """Reminder sequences for open invoices."""
+
+
+@collections.command("run")
+@click.option("--business", "business_id", help="Only this business (default: every client).")
+@run_with_services
+async def collections_run(services: Services, business_id: str | None) -> None:
+    """Send every reminder due today, for every client of every advisor (each step of a
+    sequence at most once per invoice, even after a crash)."""
+    targets: list[tuple[AdvisorId, BusinessId]] = []
+    async with services.uow_factory() as uow:
+        for advisor_row in await uow.advisors.list():
+            for client, _ in await uow.clients.list_for_advisor(advisor_row.advisor_id):
+                if business_id is None or client.business_id == business_id:
+                    targets.append((advisor_row.advisor_id, client.business_id))
+    if not targets:
+        raise CliFailure(
+            f"no client {business_id} found" if business_id else "no clients yet", EXIT_NOT_FOUND
+        )
+    seen: set[BusinessId] = set()
+    sent = failed = 0
+    with click.progressbar(targets, label="Running reminder sequences") as bar:
+        for advisor_id, target in bar:
+            if target in seen:
+                continue  # a business shared by two advisors is run once
+            seen.add(target)
+            actor = await services.advisors.operator_for(advisor_id)
+            done = await services.collections.run(actor, advisor_id, target)
+            sent += done.sent
+            failed += done.failed
+            for note in done.notes:
+                click.echo(f"\n  {target}: {note}", err=True)
+    click.echo(f"{len(seen)} business(es): {sent} reminder(s) sent, {failed} failed")
 
 
 @cli.group()

@@ -28,10 +28,13 @@ from rowcol.entrypoints.http.api import (
     MeController,
 )
 from rowcol.entrypoints.http.auth import BearerAuth
+from rowcol.entrypoints.http.collections import CollectionsController
 from rowcol.entrypoints.http.errors import EXCEPTION_HANDLERS
 from rowcol.entrypoints.http.forecasts import ForecastController
 from rowcol.entrypoints.http.payments import PaymentController
 from rowcol.entrypoints.http.rails import RailHealthController, receive_webhook
+from rowcol.entrypoints.http.scenarios import ScenarioController
+from rowcol.entrypoints.http.schedule import ScheduleController
 
 _PUBLIC = {"exclude_from_auth": True}
 log = logging.getLogger("rowcol.http")
@@ -128,6 +131,9 @@ def create_app(
             ClientController,
             PaymentController,
             ForecastController,
+            CollectionsController,
+            ScenarioController,
+            ScheduleController,
             RailHealthController,
             receive_webhook,
         ],

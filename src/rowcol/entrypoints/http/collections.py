@@ -1,0 +1,183 @@
+"""Collections endpoints: reminder sequences in progress, running them, and the
+business's sequence (smart tier)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post, put
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+from rowcol.core.domain.collections import (
+    CollectionSend,
+    ReminderSequence,
+    ReminderStep,
+    Tone,
+)
+from rowcol.core.domain.features import Feature
+from rowcol.core.domain.ids import AdvisorId, BusinessId
+from rowcol.core.services.collections import BusinessRun, CollectionCase
+from rowcol.entrypoints.http.api import AdvisorPath, AppServices, ClientPath, CurrentActor
+from rowcol.entrypoints.http.auth import feature_guard
+from rowcol.entrypoints.http.schemas import MoneyOut, Strict
+
+
+class StepIO(Strict):
+    step_id: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    offset_days: int
+    """Days relative to the due date: negative before it, positive after."""
+    template: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    tone: Tone = Tone.FRIENDLY
+
+    @classmethod
+    def of(cls, step: ReminderStep) -> StepIO:
+        return cls(step.step_id, step.offset_days, step.template, step.tone)
+
+
+class SequenceIn(Strict):
+    steps: Annotated[list[StepIO], msgspec.Meta(min_length=1, max_length=20)]
+
+
+class SequenceOut(msgspec.Struct):
+    version: int
+    steps: list[StepIO]
+
+    @classmethod
+    def of(cls, sequence: ReminderSequence) -> SequenceOut:
+        return cls(sequence.version, [StepIO.of(s) for s in sequence.steps])
+
+
+class SendOut(msgspec.Struct):
+    step_id: str
+    tone: str
+    to: list[str]
+    status: str
+    intended_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    discount: MoneyOut | None
+
+    @classmethod
+    def of(cls, s: CollectionSend) -> SendOut:
+        return cls(
+            s.step_id,
+            s.tone.value,
+            list(s.to),
+            s.status.value,
+            s.intended_at,
+            s.sent_at,
+            s.attempts,
+            MoneyOut.of(s.discount) if s.discount is not None else None,
+        )
+
+
+class CaseOut(msgspec.Struct):
+    invoice_id: str
+    customer: str
+    balance: MoneyOut
+    due_date: date
+    stopped: str | None
+    next_step: str | None
+    reminders: int
+    days_to_pay: int | None
+    paid_after_reminder: bool
+    sends: list[SendOut]
+
+    @classmethod
+    def of(cls, c: CollectionCase) -> CaseOut:
+        return cls(
+            c.invoice.invoice_id,
+            c.customer_name,
+            MoneyOut.of(c.invoice.balance),
+            c.invoice.due_date,
+            c.stopped.value if c.stopped is not None else None,
+            c.next_step.step_id if c.next_step is not None else None,
+            c.outcome.reminders,
+            c.outcome.days_to_pay,
+            c.outcome.paid_after_reminder,
+            [SendOut.of(s) for s in c.sends],
+        )
+
+
+class CollectionsOut(msgspec.Struct):
+    sequence: SequenceOut
+    cases: list[CaseOut]
+
+
+class RunOut(msgspec.Struct):
+    sent: int
+    failed: int
+    unknown: int
+    skipped_no_email: int
+    stopped: int
+    notes: list[str]
+
+    @classmethod
+    def of(cls, r: BusinessRun) -> RunOut:
+        return cls(r.sent, r.failed, r.unknown, r.skipped_no_email, r.stopped, list(r.notes))
+
+
+class CollectionsController(Controller):
+    """A client's receivables follow-up (smart features)."""
+
+    path = "/advisor/{advisor_id:str}/clients/{client_id:str}/collections"
+    tags = ["collections"]
+    guards = [feature_guard]
+    opt = {"feature": Feature.SMART_FEATURES_ENABLED}
+
+    @get("/", summary="Invoices under the reminder sequence: next step, sends, outcomes")
+    async def view(
+        self,
+        advisor_id: AdvisorPath,
+        client_id: ClientPath,
+        actor: CurrentActor,
+        services: AppServices,
+    ) -> CollectionsOut:
+        found = await services.collections.view(actor, AdvisorId(advisor_id), BusinessId(client_id))
+        return CollectionsOut(SequenceOut.of(found.sequence), [CaseOut.of(c) for c in found.cases])
+
+    @post(
+        "/run",
+        summary="Send every reminder due today (each step at most once)",
+        status_code=HTTP_200_OK,
+    )
+    async def run(
+        self,
+        advisor_id: AdvisorPath,
+        client_id: ClientPath,
+        actor: CurrentActor,
+        services: AppServices,
+    ) -> RunOut:
+        done = await services.collections.run(actor, AdvisorId(advisor_id), BusinessId(client_id))
+        return RunOut.of(done)
+
+    @get("/sequence", summary="The business's reminder sequence")
+    async def sequence(
+        self,
+        advisor_id: AdvisorPath,
+        client_id: ClientPath,
+        actor: CurrentActor,
+        services: AppServices,
+    ) -> SequenceOut:
+        found = await services.collections.sequence(
+            actor, AdvisorId(advisor_id), BusinessId(client_id)
+        )
+        return SequenceOut.of(found)
+
+    @put("/sequence", summary="Replace the business's reminder sequence (audited)")
+    async def set_sequence(
+        self,
+        advisor_id: AdvisorPath,
+        client_id: ClientPath,
+        data: JSONBody[SequenceIn],
+        actor: CurrentActor,
+        services: AppServices,
+    ) -> SequenceOut:
+        steps = [ReminderStep(s.step_id, s.offset_days, s.template, s.tone) for s in data.steps]
+        saved = await services.collections.set_sequence(
+            actor, AdvisorId(advisor_id), BusinessId(client_id), steps
+        )
+        return SequenceOut.of(saved)
