@@ -23,7 +23,7 @@ def test_the_demo_syncs_every_client_from_the_rails_and_prints_a_token_per_role(
 ) -> None:
     env = {"ROWCOL_DATA_DIR": str(tmp_path), "ROWCOL_DATABASE_URL": ""}
     runner = CliRunner()
-    args = ["demo", "--clients", "3", "--no-serve", "--port", str(free_port())]
+    args = ["demo", "--clients", "4", "--no-serve", "--port", str(free_port())]
     first = runner.invoke(cli, args, env=env, catch_exceptions=False)
     assert first.exit_code == 0, first.output
     for role in ("firm_admin", "controller", "bookkeeper", "advisor"):
@@ -39,8 +39,12 @@ def test_the_demo_syncs_every_client_from_the_rails_and_prints_a_token_per_role(
     assert payouts > 0
     # The books are connected, so they, not Stripe, are where receivables come from.
     assert invoice_refs.fetchall() == [("qbo:",)]
+    # The planning scene: forecasts kept for the clients, a what-if run, reminders tracked.
+    assert db.execute("select count(*) from forecast_snapshots").fetchone()[0] >= 2
+    assert db.execute("select count(*) from scenarios").fetchone()[0] == 1
+    assert "Plan ahead:" in first.output and "/forecast" in first.output
     assert sorted(statuses) == sorted(
-        [("plaid", "ok"), ("qbo", "ok"), ("ramp", "never_synced"), ("stripe", "ok")] * 3
+        [("plaid", "ok"), ("qbo", "ok"), ("ramp", "never_synced"), ("stripe", "ok")] * 4
     )
 
     again = runner.invoke(cli, args, env=env, catch_exceptions=False)

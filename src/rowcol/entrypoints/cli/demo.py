@@ -3,6 +3,7 @@ firm's do, by syncing from the rails (here, their local simulators)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from datetime import date, timedelta
 
@@ -13,6 +14,7 @@ from rowcol.core.domain.errors import Conflict
 from rowcol.core.domain.guardrail import BufferRule
 from rowcol.core.domain.ids import AdvisorId, BillId, BusinessId, Rail
 from rowcol.core.domain.money import Money
+from rowcol.core.domain.scenarios import CustomerPaysLate
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Role
 from rowcol.core.services.scope import record
 from rowcol.demodata.generator import BusinessData, DemoFirm, generate_firm
@@ -43,6 +45,7 @@ class Seeded:
     tokens: list[tuple[str, str, str]]
     """(who, advisor id, bearer token) per role of the lead advisor."""
     scene: PaymentScene | None
+    planning: PlanningScene | None = None
 
 
 async def seed_demo(settings: Settings, rig: SimulatorRig, rowcol_url: str) -> Seeded:
@@ -82,7 +85,8 @@ async def seed_demo(settings: Settings, rig: SimulatorRig, rowcol_url: str) -> S
         if failures:
             click.echo(f"{failures} rail pull(s) failed; see above", err=True)
         scene = await _tight_client(services, firm)
-        return Seeded(await _tokens(services, firm), scene)
+        planning = await _planning_scene(services, firm, scene)
+        return Seeded(await _tokens(services, firm), scene, planning)
     finally:
         await services.aclose()
 
@@ -186,6 +190,68 @@ async def _tight_client(services: Services, firm: DemoFirm) -> PaymentScene | No
         buffer=BufferRule.fixed(Money(buffer, position.cash.currency)),
     )
     return scene
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlanningScene:
+    """A client shown planning ahead: its forecast, a scenario, a proposed schedule and
+    reminders sent."""
+
+    advisor_id: AdvisorId
+    business_id: BusinessId
+    name: str
+    scenario: str
+    low_point: str
+    scheduled: int
+    reminders: int
+
+
+async def _planning_scene(
+    services: Services, firm: DemoFirm, payments: PaymentScene | None
+) -> PlanningScene | None:
+    """Forecasts the lead advisor's clients (kept as snapshots), and for one of them other
+    than the payment scene's adds and runs a what-if, proposes a pay schedule and runs its
+    reminders (sent through the SendGrid simulator)."""
+    lead = firm.advisors[0].advisor_id
+    actor = await services.advisors.operator_for(lead)
+    mine = [c.business_id for c in firm.clients if c.advisor_id == lead]
+    chosen: BusinessId | None = None
+    with click.progressbar(mine, label="Forecasting 13 weeks for each client") as bar:
+        for business_id in bar:
+            if payments is not None and business_id == payments.business_id:
+                continue  # its week of bills is approved by hand in the payment scene
+            await services.forecasts.forecast(actor, lead, business_id)
+            chosen = chosen or business_id
+    if chosen is None:
+        return None
+    async with services.uow_factory() as uow:
+        invoices = [i for i in await uow.invoices.list(chosen) if i.balance.amount_minor > 0]
+        business = await uow.businesses.get(chosen)
+    if not invoices or business is None:
+        return None
+    largest = max(invoices, key=lambda i: i.balance.amount_minor)
+    name = "largest-customer-a-month-late"
+    with contextlib.suppress(Conflict):  # kept from an earlier run of the demo
+        await services.scenarios.create(
+            actor,
+            lead,
+            chosen,
+            name=name,
+            changes=[CustomerPaysLate(largest.customer_id, 30)],
+            description="What if the customer owing the most pays 30 days late?",
+        )
+    run = await services.scenarios.run(actor, lead, chosen, name)
+    schedule = await services.schedule.propose(actor, lead, chosen)
+    reminders = await services.collections.run(actor, lead, chosen)
+    return PlanningScene(
+        lead,
+        chosen,
+        business.name,
+        name,
+        run.baseline.forecast.low_point.format(),
+        len(schedule.bills),
+        reminders.sent,
+    )
 
 
 async def _tokens(services: Services, firm: DemoFirm) -> list[tuple[str, str, str]]:

@@ -1028,6 +1028,17 @@ def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
                 f"    {base}/advisor/{scene.advisor_id}/clients/{scene.business_id}/approve-bills\n"
                 f"then follow them to verified at .../clients/{scene.business_id}/payments"
             )
+        planning = seeded.planning
+        if planning is not None:
+            client = f"{base}/advisor/{planning.advisor_id}/clients/{planning.business_id}"
+            click.echo(
+                f"\nPlan ahead: {planning.name} ({planning.business_id}) has a 13-week forecast "
+                f'(low point {planning.low_point}), the what-if "{planning.scenario}", a '
+                f"proposed schedule for {planning.scheduled} bills and {planning.reminders} "
+                f"reminder(s) sent. As any staff member:\n"
+                f"  {client}/forecast\n  {client}/scenarios\n  {client}/schedule\n"
+                f"  {client}/collections"
+            )
         click.echo("")
         if not no_serve:
             # The simulated rails push their webhooks to RowCol as the real ones do.
@@ -1094,4 +1105,5 @@ def _redact(url: str) -> str:
 def main() -> None:
     # Each rail request would otherwise be logged at INFO by the HTTP client.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     cli()
