@@ -69,6 +69,8 @@ async def test_reminders_run_once_per_step_and_the_sequence_is_editable(tmp_path
             json={"steps": [{"step_id": "Bad Id", "offset_days": 1, "template": "x"}]},
             headers=headers,
         )
+        early = await client.post(f"{base}/early-pay", json={}, headers=headers)
+        wrong = await client.post(f"{base}/early-pay", json={"percent": "abc"}, headers=headers)
         await services.advisors.set_plan(
             SYSTEM_ACTOR, tenant.advisor_id, runway_tier=RunwayTier.BASIC
         )
@@ -84,4 +86,7 @@ async def test_reminders_run_once_per_step_and_the_sequence_is_editable(tmp_path
     assert edited.status_code == 200 and edited.json()["version"] == 1
     assert edited.json()["steps"][0]["step_id"] == "nudge"
     assert bad.status_code in (400, 422) and "step id" in bad.text
+    assert early.status_code == 200 and early.json()["cash_short"] is False
+    assert "no forecast" in early.json()["reason"]
+    assert wrong.status_code in (400, 422)
     assert basic.status_code == 403

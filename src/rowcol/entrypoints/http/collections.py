@@ -4,6 +4,7 @@ business's sequence (smart tier)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated
 
 import msgspec
@@ -120,6 +121,18 @@ class RunOut(msgspec.Struct):
         return cls(r.sent, r.failed, r.unknown, r.skipped_no_email, r.stopped, list(r.notes))
 
 
+class EarlyPayIn(Strict):
+    percent: Annotated[str, msgspec.Meta(pattern=r"^\d{1,2}(\.\d{1,2})?$")] = "1.5"
+    """The discount offered, in percent, as text (e.g. "1.5")."""
+    pay_within_days: Annotated[int, msgspec.Meta(ge=1, le=60)] = 10
+
+
+class EarlyPayOut(msgspec.Struct):
+    cash_short: bool
+    reason: str
+    offers: list[SendOut]
+
+
 class CollectionsController(Controller):
     """A client's receivables follow-up (smart features)."""
 
@@ -153,6 +166,28 @@ class CollectionsController(Controller):
     ) -> RunOut:
         done = await services.collections.run(actor, AdvisorId(advisor_id), BusinessId(client_id))
         return RunOut.of(done)
+
+    @post(
+        "/early-pay",
+        summary="Offer early-pay discounts on invoices not yet due when cash is short",
+        status_code=HTTP_200_OK,
+    )
+    async def early_pay(
+        self,
+        advisor_id: AdvisorPath,
+        client_id: ClientPath,
+        data: JSONBody[EarlyPayIn],
+        actor: CurrentActor,
+        services: AppServices,
+    ) -> EarlyPayOut:
+        done = await services.acceleration.offer(
+            actor,
+            AdvisorId(advisor_id),
+            BusinessId(client_id),
+            percent=Decimal(data.percent),
+            pay_within_days=data.pay_within_days,
+        )
+        return EarlyPayOut(done.cash_short, done.reason, [SendOut.of(o) for o in done.offers])
 
     @get("/sequence", summary="The business's reminder sequence")
     async def sequence(
