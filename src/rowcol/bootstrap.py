@@ -471,6 +471,27 @@ def _folder_backtest() -> FolderBacktest:
     return FolderBacktest(CsvBooksFolder(), Backtest(models=[ExponentialSmoothingModel()]))
 
 
+SENT_EVENTS = frozenset({"processed", "delivered", "open", "click"})
+NOT_SENT_EVENTS = frozenset({"bounce", "dropped"})
+
+
+def _sendgrid_handler(messages: CustomerCommunicationService) -> WebhookHandler:
+    """SendGrid's events settle messages whose send answer was lost: SendGrid saying it
+    processed or delivered one means it went out; a drop or a bounce means it did not."""
+
+    async def handle(event: StoredWebhook) -> None:
+        payload = json.loads(event.payload_json)
+        message_id = payload.get("rowcol_message_id") if isinstance(payload, dict) else None
+        if not isinstance(message_id, str):
+            return
+        if event.event_type in SENT_EVENTS:
+            await messages.reconcile(message_id, delivered=True)
+        elif event.event_type in NOT_SENT_EVENTS:
+            await messages.reconcile(message_id, delivered=False)
+
+    return handle
+
+
 def _ramp_handler(
     subscriptions: WebhookSubscriptions, verification: VerificationService
 ) -> WebhookHandler:
@@ -579,16 +600,18 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(lambda r: r.subscribers, rails),
     )
     webhook_handlers = providers.Callable(
-        lambda sync, uow, subscriptions, verification: {
+        lambda sync, uow, subscriptions, verification, messages: {
             Rail.PLAID: _sync_handler(sync, uow, Rail.PLAID),
             Rail.QBO: _sync_handler(sync, uow, Rail.QBO),
             Rail.STRIPE: _sync_handler(sync, uow, Rail.STRIPE),
             Rail.RAMP: _ramp_handler(subscriptions, verification),
+            Rail.SENDGRID: _sendgrid_handler(messages),
         },
         sync,
         uow_factory,
         subscriptions,
         verification,
+        messages,
     )
     webhooks = providers.Singleton(
         WebhookService,

@@ -150,3 +150,33 @@ async def test_paying_the_invoice_stops_the_sequence_and_the_outcome_is_tracked(
     assert result.paid_after_reminder
     assert result.days_after_reminder == 4
     assert result.days_to_pay == 34
+
+
+async def test_sendgrid_s_delivered_event_settles_a_send_whose_answer_was_lost() -> None:
+    import json
+
+    from rowcol.bootstrap import _sendgrid_handler
+    from rowcol.core.domain.connections import StoredWebhook
+    from rowcol.core.domain.ids import Rail
+
+    uow_factory, clock = await setup()
+    with pytest.raises(Crash):
+        await service(uow_factory, clock, CrashingNotifier()).run(SYSTEM_ACTOR, ADV, BIZ)
+    await service(uow_factory, clock, MemoryNotifier()).run(SYSTEM_ACTOR, ADV, BIZ)
+    async with uow_factory() as uow:
+        [lost] = await uow.collections.list_sends(BIZ)
+    handle = _sendgrid_handler(CustomerCommunicationService(uow_factory, clock, MemoryNotifier()))
+
+    def event(kind: str, message_id: str) -> StoredWebhook:
+        body = {"event": kind, "sg_event_id": f"sg-{kind}", "rowcol_message_id": message_id}
+        return StoredWebhook(Rail.SENDGRID, f"sg-{kind}", kind, None, json.dumps(body), START)
+
+    await handle(event("open", "col-someone-else"))  # not ours: left alone
+    await handle(event("deferred", lost.message_id))  # says nothing yet
+    async with uow_factory() as uow:
+        assert (await uow.collections.find_send(lost.message_id)).status is SendStatus.UNKNOWN  # type: ignore[union-attr]
+    await handle(event("delivered", lost.message_id))
+
+    async with uow_factory() as uow:
+        settled = await uow.collections.find_send(lost.message_id)
+    assert settled is not None and settled.status is SendStatus.SENT
