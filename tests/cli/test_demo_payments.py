@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -64,7 +65,12 @@ async def test_a_controller_pays_a_week_of_bills_in_the_demo(tmp_path: Path) -> 
                         if all(status.get(p) == "verified" for p in paid):
                             break
                         await asyncio.sleep(0.5)
-                    assert [status.get(p) for p in paid] == ["verified"] * len(paid)
+                    db = sqlite3.connect(tmp_path / "rowcol.db")
+                    why = db.execute(
+                        "select payment_id, status, failure_reason, stuck_reason from payments"
+                        " where status not in ('verified', 'proposed', 'blocked')"
+                    ).fetchall()
+                    assert [status.get(p) for p in paid] == ["verified"] * len(paid), why
             finally:
                 pump.stop()
     finally:

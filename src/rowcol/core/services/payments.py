@@ -577,6 +577,15 @@ class PaymentService:
         try:
             answer = await rail.submit_payment(request)
         except Rejected as exc:
+            # A rail refusing a payment it already holds (an earlier send that did land)
+            # is no failure: link what it has.
+            try:
+                held = await rail.find_payment(payment.business_id, payment.reference)
+            except PortError:
+                held = None
+            if held is not None:
+                await self._apply_rail(actor, payment.payment_id, held.rail_payment_id, held.status)
+                return BillResult(payment.bill_id, Outcome.PAID, payment.payment_id, None, check)
             refusal = f"the rail refused it: {exc}"
             failed = await self._update(
                 payment.payment_id,
