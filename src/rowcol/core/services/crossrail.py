@@ -19,8 +19,8 @@ from rowcol.core.domain.crossrail import (
     compare_bills,
     compare_payouts,
 )
-from rowcol.core.domain.ids import AdvisorId, BillId, BusinessId, Rail
-from rowcol.core.domain.payments import RELEASES_BILL, PaymentStatus
+from rowcol.core.domain.ids import AdvisorId, BusinessId, Rail
+from rowcol.core.domain.payments import RELEASES_BILL
 from rowcol.core.domain.records import BillStatus
 from rowcol.core.domain.tenancy import Actor
 from rowcol.core.services.scope import client_for
@@ -95,12 +95,11 @@ class CrossRailService:
                 for copy in sent
                 if copy.reference in by_reference
             ]
+            # Every payment sent and still holding its bill should have its copy on Ramp.
             expected = frozenset(
-                BillId(p.bill_id)
+                p.bill_id
                 for p in payments
-                if p.status not in RELEASES_BILL
-                and p.status is not PaymentStatus.PROPOSED
-                and p.submitted_at is not None
+                if p.submitted_at is not None and p.status not in RELEASES_BILL
             )
             findings += compare_bills(
                 bills, copies, vendor_names=vendors, expected_on_rail=expected

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import date
 
 from rowcol.core.domain.approval import default_policy
 from rowcol.core.domain.cash import cash_position, runway
-from rowcol.core.domain.forecast import Adjustment, CashFlowProjector, Forecast, ForecastInput
-from rowcol.core.domain.ids import AdvisorId, BillId, BusinessId
+from rowcol.core.domain.forecast import CashFlowProjector, Forecast, ForecastInput
+from rowcol.core.domain.ids import AdvisorId, BusinessId
 from rowcol.core.domain.payments import RELEASES_BILL, PaymentStatus
 from rowcol.core.domain.tenancy import Actor, Business
 from rowcol.core.services.scope import client_for
@@ -37,27 +34,17 @@ class ForecastService:
         business_id: BusinessId,
         *,
         weeks: int = 13,
-        adjustments: Sequence[Adjustment] = (),
-        pay_dates: Mapping[BillId, date] | None = None,
-        scenario: str | None = None,
     ) -> ForecastSnapshot:
         """Projects the business from its stored records and keeps the snapshot."""
         async with self._uow() as uow:
             scoped = await client_for(uow, actor, advisor_id, business_id)
             data = await forecast_input(uow, self._clock, scoped.business)
-        if adjustments or pay_dates:
-            data = replace(
-                data,
-                pay_dates={**data.pay_dates, **(pay_dates or {})},
-                adjustments=tuple(adjustments),
-            )
         made = await self.project(data, weeks=weeks)
         snapshot = ForecastSnapshot(
             snapshot_id=f"fc-{secrets.token_hex(8)}",
             business_id=business_id,
             created_at=self._clock.now(),
             forecast=made,
-            scenario=scenario,
         )
         async with self._uow() as uow:
             await uow.forecasts.add(snapshot)

@@ -34,7 +34,6 @@ from rowcol.core.domain.errors import Forbidden, InvalidInput, NotFound
 from rowcol.core.domain.guardrail import (
     BufferRule,
     GuardrailInput,
-    GuardrailOutcome,
     GuardrailResult,
     check_liquidity,
 )
@@ -44,7 +43,7 @@ from rowcol.core.domain.money import Money
 from rowcol.core.domain.payments import Payment, PaymentStatus
 from rowcol.core.domain.records import Balance, Bill, BillStatus
 from rowcol.core.domain.reserves import active_reserves_total
-from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Actor, Business, Role
+from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Actor, Business
 from rowcol.core.services.scope import client_for, record
 from rowcol.ports.bank_verifier import BankVerifier
 from rowcol.ports.clock import Clock
@@ -879,15 +878,3 @@ def _summary(payment: Payment) -> dict[str, Any]:
         "rail_payment_id": payment.rail_payment_id,
         "version": payment.version,
     }
-
-
-__all__ = [
-    "BillResult",
-    "GuardrailOutcome",
-    "Outcome",
-    "PayableBill",
-    "PaymentService",
-    "PaymentView",
-    "Position",
-    "Role",
-]
