@@ -180,3 +180,22 @@ async def test_sendgrid_s_delivered_event_settles_a_send_whose_answer_was_lost()
     async with uow_factory() as uow:
         settled = await uow.collections.find_send(lost.message_id)
     assert settled is not None and settled.status is SendStatus.SENT
+
+
+async def test_a_bounced_reminder_is_not_retried_and_holds_later_steps_to_that_address() -> None:
+    uow_factory, clock = await setup()
+    notifier = MemoryNotifier()
+    await service(uow_factory, clock, notifier).run(SYSTEM_ACTOR, ADV, BIZ)
+    [first] = notifier.sent
+    messages = CustomerCommunicationService(uow_factory, clock, notifier)
+    # The send was taken as sent; the bounce comes after.
+    bounced = await messages.reconcile(first.message_id, delivered=False)
+    assert bounced is not None and bounced.status is SendStatus.BOUNCED
+    assert await messages.reconcile(first.message_id, delivered=True) is None
+    later = service(uow_factory, ManualClock(START + timedelta(days=8)), notifier)
+    run = await later.run(SYSTEM_ACTOR, ADV, BIZ)
+    assert (run.sent, run.skipped_bounced) == (0, 1)
+    assert [m.message_id for m in notifier.sent] == [first.message_id]
+    async with uow_factory() as uow:
+        actions = [e.action for e in await uow.audit.events()]
+    assert "collections.send_reconciled" in actions

@@ -200,6 +200,9 @@ class SendStatus(StrEnum):
     """The notifier refused or could not be reached: nothing went out, it may be tried again."""
     UNKNOWN = "unknown"
     """It may have gone out: resolved only by the notifier's own record of the message."""
+    BOUNCED = "bounced"
+    """The customer's mail server refused it (or the notifier suppresses the address):
+    trying again cannot help, so no later reminder goes to that address either."""
 
 
 @dataclass(frozen=True, slots=True)

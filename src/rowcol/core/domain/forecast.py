@@ -30,7 +30,7 @@ import bisect
 import itertools
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -69,7 +69,11 @@ _RESERVE_LOOKBACK_DAYS: Final = 14
 _RESERVE_LOOKAHEAD_DAYS: Final = 14
 _DEFAULT_BILL_LAG_DAYS: Final = 30
 _MIN_LAGS_FOR_CUSTOMER: Final = 3
-_BAND_SCALE: Final = 1.4
+_HABIT_PRIOR: Final = 1.0
+"""How many payments' weight everyone's typical lateness has in a customer's own."""
+_SCATTER_POINTS: Final = 41
+_BAND_SCALE: Final = 1.7
+_EARLY_WIDENING: Final = 1.2
 """Widens or narrows the simulated band; calibrated by rolling-origin backtests."""
 _MAX_WEEKS: Final = 26
 
@@ -311,8 +315,10 @@ class _Plan:
     positive: dict[int, int] = field(default_factory=dict)
     negative: dict[int, int] = field(default_factory=dict)
     variance: list[float] = field(default_factory=list)
-    timed: list[tuple[int, int, tuple[int, ...]]] = field(default_factory=list)
-    """(amount, P50 week index or -1 beyond horizon, possible week indexes per draw)."""
+    timed: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
+    """(amount, possible week indexes per draw, -1 beyond the horizon)."""
+    timed_expected: list[float] = field(default_factory=list)
+    """Per week, what the timed flows put there on the expected path."""
     recurring: list[RecurringFlow] = field(default_factory=list)
 
     def week_of(self, offset: int) -> int:
@@ -340,7 +346,12 @@ class CashFlowProjector:
     def project(self, data: ForecastInput, *, weeks: int = 13) -> Forecast:
         if not 1 <= weeks <= _MAX_WEEKS:
             raise InvalidInput(f"weeks must lie between 1 and {_MAX_WEEKS}")
-        plan = _Plan(horizon_days=weeks * 7, weeks=weeks, variance=[0.0] * weeks)
+        plan = _Plan(
+            horizon_days=weeks * 7,
+            weeks=weeks,
+            variance=[0.0] * weeks,
+            timed_expected=[0.0] * weeks,
+        )
         history = _History.of(data)
         _project_bills(plan, data, history)
         _project_invoices(plan, data, history)
@@ -354,20 +365,21 @@ class CashFlowProjector:
         """Per week, the sorted simulated deviations of the closing from the P50 path."""
         rng = random.Random(self._seed)
         weeks = plan.weeks
-        sigmas = [_BAND_SCALE * math.sqrt(v) for v in plan.variance]
+        # The first weeks carry what no history shows (a transfer, a one-off bill) on top
+        # of the weekly scatter; the widening fades with the square of the week.
+        sigmas = [
+            _BAND_SCALE * (1 + _EARLY_WIDENING / (week + 1) ** 2) * math.sqrt(variance)
+            for week, variance in enumerate(plan.variance)
+        ]
         per_week: list[list[float]] = [[] for _ in range(weeks)]
         gauss = rng.gauss
         choice = rng.choice
         for _ in range(self._samples):
-            moved = [0.0] * (weeks + 1)
-            for amount, p50_week, options in plan.timed:
+            moved = [-v for v in plan.timed_expected]
+            for amount, options in plan.timed:
                 drawn = choice(options)
-                if drawn == p50_week:
-                    continue
                 if 0 <= drawn < weeks:
                     moved[drawn] += amount
-                if 0 <= p50_week < weeks:
-                    moved[p50_week] -= amount
             running = 0.0
             for week in range(weeks):
                 running += moved[week] + (gauss(0.0, sigmas[week]) if sigmas[week] else 0.0)
@@ -436,7 +448,7 @@ class _History:
             bill_lateness={k: _Lags.of(v[-24:]) for k, v in by_vendor.items()},
             paid_invoices=paid_invoices,
             known_invoices=known_invoices,
-            lateness={k: _Lags.of(v) for k, v in lateness.items()},
+            lateness=_habits(lateness),
             invoice_lags={k: _Lags.of(v) for k, v in to_pay.items()},
         )
 
@@ -460,6 +472,35 @@ class _History:
         if own is not None and len(own.values) >= _MIN_LAGS_FOR_CUSTOMER:
             return own
         return table.get(None)
+
+
+def _habits(observed: Mapping[CustomerId | None, list[int]]) -> dict[CustomerId | None, _Lags]:
+    """Per customer, the days late it will probably pay: its own typical lateness, pulled
+    towards everyone's while it has paid only a few times, with the day-to-day scatter
+    customers show around their own habit (not the spread between customers)."""
+    everyone = observed.get(None, [])
+    if not everyone:
+        return {}
+    overall = _median([float(v) for v in everyone])
+    scatter: list[float] = []
+    for key, values in observed.items():
+        if key is not None and len(values) >= 2:
+            own = _median([float(v) for v in values])
+            scatter.extend(v - own for v in values)
+    scatter.sort()
+    if not scatter:
+        scatter = [0.0]
+    steps = min(len(scatter), _SCATTER_POINTS)
+    picked = [scatter[round(k * (len(scatter) - 1) / max(1, steps - 1))] for k in range(steps)]
+    out: dict[CustomerId | None, _Lags] = {None: _Lags.of(everyone)}
+    for key, values in observed.items():
+        if key is None:
+            continue
+        n = len(values)
+        own = _median([float(v) for v in values])
+        centre = (n * own + _HABIT_PRIOR * overall) / (n + _HABIT_PRIOR)
+        out[key] = _Lags.of(round(centre + r) for r in picked)
+    return out
 
 
 def _open_at(balance: Money, amount: Money, paid: date | None, is_open: bool, as_of: date) -> int:
@@ -657,10 +698,18 @@ def _add_timed(
         plan.add(plan.week_of((base - as_of).days), category, amount)
         return
     weeks = tuple(_week_or_beyond(plan, (base - as_of).days + lag) for lag in lags.values)
-    p50 = _week_or_beyond(plan, (base - as_of).days + lags.median())
-    plan.add(p50, category, amount)
-    if len(set(weeks)) > 1:
-        plan.timed.append((amount, p50, weeks))
+    if len(set(weeks)) == 1:
+        plan.add(weeks[0], category, amount)
+        return
+    # On the expected path the amount is spread over the weeks its lags put it in: for
+    # weekly totals of many such flows this errs less than the whole amount in the
+    # median week.
+    counts = Counter(w for w in weeks if w >= 0)
+    for week, count in counts.items():
+        share = amount * count / len(weeks)
+        plan.add(week, category, round(share))
+        plan.timed_expected[week] += share
+    plan.timed.append((amount, weeks))
 
 
 def _week_or_beyond(plan: _Plan, offset: int) -> int:

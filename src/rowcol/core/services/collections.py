@@ -80,6 +80,8 @@ class BusinessRun:
     failed: int = 0
     unknown: int = 0
     skipped_no_email: int = 0
+    skipped_bounced: int = 0
+    """Reminders not sent because the customer's address bounced an earlier one."""
     stopped: int = 0
     notes: tuple[str, ...] = ()
 
@@ -268,17 +270,23 @@ class CustomerCommunicationService:
 
     async def reconcile(self, message_id: str, *, delivered: bool) -> CollectionSend | None:
         """Settles a send from the notifier's record of its message (SendGrid events carry
-        the message id): delivered is sent; dropped or bounced is failed. Unknown ids and
-        sends already settled are left alone."""
+        the message id). Delivered settles an unsettled send as sent. Not delivered (a
+        bounce or a drop) marks it bounced even after it was taken as sent: the address
+        refuses mail, so it is not retried. Unknown ids and settled sends are left alone."""
         async with self._uow() as uow:
             stored = await uow.collections.find_send(message_id)
-            if stored is None or stored.status not in (SendStatus.INTENDED, SendStatus.UNKNOWN):
+            if stored is None:
                 return None
-            settled = (
-                replace(stored, status=SendStatus.SENT, sent_at=self._clock.now(), error=None)
-                if delivered
-                else replace(stored, status=SendStatus.FAILED, error="not delivered")
-            )
+            if delivered and stored.status in (SendStatus.INTENDED, SendStatus.UNKNOWN):
+                settled = replace(
+                    stored, status=SendStatus.SENT, sent_at=self._clock.now(), error=None
+                )
+            elif not delivered and stored.status is not SendStatus.BOUNCED:
+                settled = replace(
+                    stored, status=SendStatus.BOUNCED, error="the address refused the message"
+                )
+            else:
+                return None
             await uow.collections.update_send(settled)
             await record(
                 uow,
@@ -372,7 +380,15 @@ class EarlyCollectionService:
         for s in sends:
             if s.step_id != EARLY_PAY_STEP:
                 by_invoice.setdefault(s.invoice_id, []).append(s)
-        counts = {"sent": 0, "failed": 0, "unknown": 0, "no_email": 0, "stopped": 0}
+        refused = {a for s in sends if s.status is SendStatus.BOUNCED for a in s.to}
+        counts = {
+            "sent": 0,
+            "failed": 0,
+            "unknown": 0,
+            "no_email": 0,
+            "stopped": 0,
+            "bounced": 0,
+        }
         for invoice in invoices:
             mine = by_invoice.get(invoice.invoice_id, [])
             if stop_reason(invoice) is not None:
@@ -385,6 +401,9 @@ class EarlyCollectionService:
             customer = customers.get(invoice.customer_id)
             if customer is None or customer.email is None:
                 counts["no_email"] += 1
+                continue
+            if customer.email in refused:
+                counts["bounced"] += 1
                 continue
             failed = next((s for s in mine if s.step_id == step.step_id), None)
             if failed is not None and failed.attempts >= MAX_ATTEMPTS:
@@ -408,6 +427,7 @@ class EarlyCollectionService:
             failed=counts["failed"],
             unknown=counts["unknown"],
             skipped_no_email=counts["no_email"],
+            skipped_bounced=counts["bounced"],
             stopped=counts["stopped"],
         )
 

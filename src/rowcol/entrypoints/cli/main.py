@@ -901,7 +901,7 @@ async def collections_run(services: Services, business_id: str | None) -> None:
             f"no client {business_id} found" if business_id else "no clients yet", EXIT_NOT_FOUND
         )
     seen: set[BusinessId] = set()
-    sent = failed = 0
+    sent = failed = bounced = 0
     with click.progressbar(targets, label="Running reminder sequences") as bar:
         for advisor_id, target in bar:
             if target in seen:
@@ -911,9 +911,11 @@ async def collections_run(services: Services, business_id: str | None) -> None:
             done = await services.collections.run(actor, advisor_id, target)
             sent += done.sent
             failed += done.failed
+            bounced += done.skipped_bounced
             for note in done.notes:
                 click.echo(f"\n  {target}: {note}", err=True)
-    click.echo(f"{len(seen)} business(es): {sent} reminder(s) sent, {failed} failed")
+    held = f", {bounced} held for an address that bounced" if bounced else ""
+    click.echo(f"{len(seen)} business(es): {sent} reminder(s) sent, {failed} failed{held}")
 
 
 @cli.group()

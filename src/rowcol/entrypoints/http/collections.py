@@ -113,12 +113,21 @@ class RunOut(msgspec.Struct):
     failed: int
     unknown: int
     skipped_no_email: int
+    skipped_bounced: int
     stopped: int
     notes: list[str]
 
     @classmethod
     def of(cls, r: BusinessRun) -> RunOut:
-        return cls(r.sent, r.failed, r.unknown, r.skipped_no_email, r.stopped, list(r.notes))
+        return cls(
+            r.sent,
+            r.failed,
+            r.unknown,
+            r.skipped_no_email,
+            r.skipped_bounced,
+            r.stopped,
+            list(r.notes),
+        )
 
 
 class EarlyPayIn(Strict):
