@@ -246,7 +246,8 @@ def _next_dates(cadence: _Cadence, history: Sequence[date], after: date, until: 
         if min(candidates) > until:
             break
         for candidate in candidates:
-            posted = _business_day(candidate)
+            # A weekend date moved back to a Friday already past is still to come.
+            posted = max(_business_day(candidate), min(candidate, after + timedelta(days=1)))
             if (candidate - last).days >= min_gap and after < posted <= until:
                 out.append(posted)
         k += 1
@@ -552,19 +553,18 @@ def _project_bills(plan: _Plan, data: ForecastInput, history: _History) -> None:
             continue
         cadenced.add(vendor_id)
         category = bills[-1].category
-        lag = _Lags.of(
+        lags = _Lags.of(
             (b.paid_date - b.issue_date).days for b in bills[-12:] if b.paid_date is not None
-        ).median()
+        )
+        lag = lags.median()
         amounts = [float(b.amount.amount_minor) for b in bills[-12:]]
         level, slope = _theil_sen(amounts)
         spread = _spread(amounts, level, slope)
         future = _next_dates(cadence, issues, as_of, horizon_end)
         for k, issue in enumerate(future, start=1):
             amount = round(level + slope * k)
-            offset = (issue - as_of).days + lag
-            week = plan.week_of(offset)
-            plan.add(week, BILLS_CATEGORY_PREFIX + category, -max(amount, 0))
-            _add_variance(plan, week, spread)
+            _add_timed(plan, as_of, issue, lags, -max(amount, 0), BILLS_CATEGORY_PREFIX + category)
+            _add_variance(plan, plan.week_of((issue - as_of).days + lag), spread)
         if future:
             plan.recurring.append(
                 RecurringFlow(
