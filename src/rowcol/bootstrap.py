@@ -40,6 +40,7 @@ from rowcol.core.services.collections import (
     PaymentAccelerationService,
 )
 from rowcol.core.services.crossrail import CrossRailService
+from rowcol.core.services.digest import DigestService
 from rowcol.core.services.features import FeatureService
 from rowcol.core.services.forecasts import ForecastService
 from rowcol.core.services.payments import PaymentService
@@ -578,6 +579,7 @@ class Container(containers.DeclarativeContainer):
         ScheduleService, uow_factory, clock, providers.Singleton(_schedule_solver), payments
     )
     scenarios = providers.Singleton(ScenarioPlanner, uow_factory, clock, forecasts)
+    digests = providers.Singleton(DigestService, uow_factory, clock, forecasts, collections)
     backtest = providers.Singleton(_folder_backtest)
     crossrail = providers.Singleton(
         CrossRailService,
@@ -650,6 +652,7 @@ class Services:
     acceleration: PaymentAccelerationService
     schedule: ScheduleService
     scenarios: ScenarioPlanner
+    digests: DigestService
     backtest: FolderBacktest
     sync: SmartSync
     credentials: CredentialStore
@@ -701,6 +704,7 @@ def build(
         acceleration=container.acceleration(),
         schedule=container.schedule(),
         scenarios=container.scenarios(),
+        digests=container.digests(),
         backtest=container.backtest(),
         sync=container.sync(),
         credentials=container.credentials(),
