@@ -260,6 +260,37 @@ async def test_cancel_stops_an_approved_payment_before_it_is_sent(world: World) 
     assert shown.json()["payment"]["status"] == "cancelled"
 
 
+async def test_a_held_payment_says_why_in_its_custody_and_its_bill_is_payable_again(
+    world: World,
+) -> None:
+    [first] = await approve(world, Role.CONTROLLER, "bill-2")
+    assert first["outcome"] == "needs_second_approval"
+    url = f"{world.base}/payments/{first['payment_id']}"
+    blank = await world.client.post(
+        f"{url}/hold", json={"note": "   "}, headers=world.headers(Role.CONTROLLER)
+    )
+    assert blank.status_code == 422 and "why" in blank.text
+    held = await world.client.post(
+        f"{url}/hold",
+        json={"note": "vendor disputes the quantity"},
+        headers=world.headers(Role.CONTROLLER),
+    )
+    assert held.status_code == 200 and held.json()["status"] == "cancelled"
+    shown = await world.client.get(url, headers=world.headers(Role.ADVISOR))
+    [event] = [e for e in shown.json()["custody"] if e["action"] == "payment.held"]
+    assert "vendor disputes the quantity" in str(event)
+    by_bookkeeper = await world.client.post(
+        f"{url}/hold", json={"note": "x"}, headers=world.headers(Role.BOOKKEEPER)
+    )
+    assert by_bookkeeper.status_code == 403
+    payable = await world.client.get(
+        f"{world.base}/payable-bills", headers=world.headers(Role.CONTROLLER)
+    )
+    bill = next(b for b in payable.json()["bills"] if b["bill_id"] == "bill-2")
+    assert bill["payment"] is None
+    assert world.rail.requests == []
+
+
 async def test_reserves_lower_headroom_and_releasing_raises_it_again(world: World) -> None:
     async def headroom() -> int:
         got = await world.client.get(

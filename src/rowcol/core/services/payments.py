@@ -365,7 +365,35 @@ class PaymentService:
     async def cancel(
         self, actor: Actor, advisor_id: AdvisorId, business_id: BusinessId, payment_id: str
     ) -> Payment:
-        _require_approver(actor, "cancel payments")
+        return await self._withdraw(actor, advisor_id, business_id, payment_id, note=None)
+
+    async def hold(
+        self,
+        actor: Actor,
+        advisor_id: AdvisorId,
+        business_id: BusinessId,
+        payment_id: str,
+        note: str,
+    ) -> Payment:
+        """Takes a payment not yet submitted out of the run, with the reason: the bill is
+        payable again and the note stays in the payment's chain of custody."""
+        note = note.strip()
+        if not note:
+            raise InvalidInput("say why the payment is held")
+        if len(note) > 500:
+            raise InvalidInput("a hold note is at most 500 characters")
+        return await self._withdraw(actor, advisor_id, business_id, payment_id, note=note)
+
+    async def _withdraw(
+        self,
+        actor: Actor,
+        advisor_id: AdvisorId,
+        business_id: BusinessId,
+        payment_id: str,
+        *,
+        note: str | None,
+    ) -> Payment:
+        _require_approver(actor, "hold payments" if note else "cancel payments")
         for _ in range(_RETRIES):
             async with self._uow() as uow:
                 await client_for(uow, actor, advisor_id, business_id)
@@ -376,7 +404,14 @@ class PaymentService:
                 if cancelled is found:
                     return found
                 try:
-                    await self._save(uow, actor, found, cancelled, "payment.cancelled")
+                    await self._save(
+                        uow,
+                        actor,
+                        found,
+                        cancelled,
+                        "payment.held" if note else "payment.cancelled",
+                        context={"note": note} if note else None,
+                    )
                 except StaleWrite:
                     continue
                 await uow.commit()

@@ -53,6 +53,10 @@ class ApproveBills(Strict):
     submit: bool = True
 
 
+class HoldIn(Strict):
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
 class PrepareBills(Strict):
     bill_ids: Annotated[list[IdText], msgspec.Meta(min_length=1, max_length=500)]
     pay_on: date | None = None
@@ -533,6 +537,25 @@ class PaymentController(Controller):
             actor, AdvisorId(advisor_id), BusinessId(client_id), payment_id
         )
         return PaymentOut.of(cancelled)
+
+    @post(
+        "/payments/{payment_id:str}/hold",
+        summary="Hold a payment not yet submitted, saying why (the bill is payable again)",
+        status_code=HTTP_200_OK,
+    )
+    async def hold(
+        self,
+        advisor_id: AdvisorPath,
+        client_id: ClientPath,
+        payment_id: PaymentPath,
+        data: JSONBody[HoldIn],
+        actor: CurrentActor,
+        services: AppServices,
+    ) -> PaymentOut:
+        held = await services.payments.hold(
+            actor, AdvisorId(advisor_id), BusinessId(client_id), payment_id, data.note
+        )
+        return PaymentOut.of(held)
 
     @get("/approval-policy", summary="Who may approve what, and the liquidity buffer")
     async def policy(
