@@ -72,7 +72,8 @@ class Digest:
     cash_as_of: datetime | None
     runway: Runway
     buffer: Money | None
-    forecast: Forecast
+    forecast: Forecast | None
+    """None when the advisor's plan has no forecasts."""
     forecast_made_at: datetime | None
     """When the stored forecast was made; None when none was stored and it was projected
     for this digest."""
@@ -86,7 +87,9 @@ class Digest:
     trend: tuple[TrendPoint, ...]
 
     @property
-    def breach_probability(self) -> float:
+    def breach_probability(self) -> float | None:
+        if self.forecast is None:
+            return None
         return max((w.breach_probability for w in self.forecast.weeks), default=0.0)
 
 
@@ -103,7 +106,16 @@ class DigestService:
         self._forecasts = forecasts
         self._collections = collections
 
-    async def digest(self, actor: Actor, advisor_id: AdvisorId, business_id: BusinessId) -> Digest:
+    async def digest(
+        self,
+        actor: Actor,
+        advisor_id: AdvisorId,
+        business_id: BusinessId,
+        *,
+        with_forecast: bool = True,
+    ) -> Digest:
+        """The digest as of now; without `with_forecast` (a plan without forecasts) it
+        leaves out the forecast, the scenarios and the trend."""
         now = self._clock.now()
         today = now.date()
         async with self._uow() as uow:
@@ -116,7 +128,13 @@ class DigestService:
             runs = [await uow.forecasts.latest(business_id, scenario=s.name) for s in scenarios]
             vendors = {v.vendor_id: v.name for v in await uow.vendors.list(business_id)}
             customers = {c.customer_id: c.name for c in await uow.customers.list(business_id)}
-        forecast = latest.forecast if latest is not None else await self._forecasts.project(data)
+        forecast: Forecast | None = None
+        if not with_forecast:
+            latest, history, scenarios, runs = None, [], [], []
+        elif latest is not None:
+            forecast = latest.forecast
+        else:
+            forecast = await self._forecasts.project(data)
         collections = await self._collections.view(actor, advisor_id, business_id)
         currency = data.currency
         week_ago = today - timedelta(days=7)
@@ -215,11 +233,15 @@ class DigestService:
 def _facts(
     on: date,
     cash: Money,
-    forecast: Forecast,
+    forecast: Forecast | None,
     buffer: Money | None,
     receivables: Aging,
     payables: Aging,
 ) -> Facts:
+    if forecast is None:
+        return Facts(
+            on, cash, None, None, None, buffer, None, receivables.overdue, payables.overdue
+        )
     low_week = next(w for w in forecast.weeks if w.week == forecast.low_week)
     return Facts(
         on=on,
