@@ -40,7 +40,7 @@ from rowcol.adapters.qbo.wire import QboBill, QboDeposit, QboInvoice, QboVendor,
 from rowcol.adapters.railkit.resilience import RailCaller, RailHealthMonitor, RetryPolicy
 from rowcol.core.domain.ids import BillId, BusinessId, Rail
 from rowcol.core.domain.money import Money
-from rowcol.core.domain.records import BillStatus
+from rowcol.core.domain.records import BillStatus, InvoiceStatus
 from rowcol.demodata.generator import DemoFirm, generate_firm
 from rowcol.ports.credentials import CredentialStore
 from rowcol.ports.errors import Rejected, Unavailable
@@ -170,7 +170,7 @@ class Rig:
         return [
             r.query or ""
             for r in self.state.requests
-            if r.query and f" from {entity.lower()}" in r.query.lower()
+            if r.query and f" from {entity.lower()} " in f"{r.query.lower()} "
         ]
 
 
@@ -201,6 +201,22 @@ async def test_bills_are_read_page_by_page_until_a_short_page(rig: Rig) -> None:
     starts = [int(q.split("STARTPOSITION ")[1].split()[0]) for q in rig.queries("Bill")]
     assert starts == list(range(1, len(bills) + 1, 100))
     assert all(q.endswith("MAXRESULTS 100") for q in rig.queries("Bill"))
+
+
+async def test_paid_bills_and_invoices_carry_the_day_of_their_last_payment(rig: Rig) -> None:
+    await rig.connect()
+    ledger = rig.ledger()
+    bills = {b.bill_id: b for b in await ledger.list_bills(BIZ)}
+    invoices = {i.invoice_id: i for i in await ledger.list_invoices(BIZ)}
+    paid_bills = [b for b in bills.values() if b.status is BillStatus.PAID]
+    paid_invoices = [i for i in invoices.values() if i.status is InvoiceStatus.PAID]
+    assert paid_bills and all(b.paid_date is not None for b in paid_bills)
+    assert paid_invoices and all(i.paid_date is not None for i in paid_invoices)
+    for payment in await ledger.list_bill_payments(BIZ):
+        for line in payment.bills:
+            paid_on = bills[line.bill_id].paid_date
+            assert paid_on is not None and paid_on >= payment.paid_on
+    assert all(b.paid_date is None for b in bills.values() if b.status is BillStatus.OPEN)
 
 
 async def test_a_full_last_page_is_followed_by_one_more_request(rig: Rig) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from types import GenericAlias
 from typing import Final, TypeVar, cast
 
@@ -48,7 +49,15 @@ from rowcol.adapters.railkit.resilience import RailCaller, RailHealthMonitor, Ra
 from rowcol.core.domain.crossrail import LedgerDeposit
 from rowcol.core.domain.errors import InvalidInput
 from rowcol.core.domain.ids import BillId, BusinessId, Rail
-from rowcol.core.domain.records import BankAccount, Bill, Customer, Invoice, Vendor
+from rowcol.core.domain.records import (
+    BankAccount,
+    Bill,
+    BillStatus,
+    Customer,
+    Invoice,
+    InvoiceStatus,
+    Vendor,
+)
 from rowcol.ports.clock import Clock
 from rowcol.ports.credentials import CredentialStore
 from rowcol.ports.errors import Rejected, Unavailable
@@ -135,17 +144,44 @@ class QboLedger(Ledger):
         self, business_id: BusinessId, *, changed_since: datetime | None = None
     ) -> Sequence[Bill]:
         rows = await self._query(business_id, "Bill", QboBill, changed_since=changed_since)
-        return self._map(
+        bills = self._map(
             rows, lambda w: mapping.to_bill(business_id, w, self._home_currency), "Bill"
         )
+        if not any(b.status is BillStatus.PAID and b.paid_date is None for b in bills):
+            return bills
+        # A QBO bill does not say when it was paid: its bill payments do (the last one).
+        paid: dict[str, date] = {}
+        for payment in await self.list_bill_payments(business_id):
+            for line in payment.bills:
+                paid[line.bill_id] = max(paid.get(line.bill_id, payment.paid_on), payment.paid_on)
+        return [
+            replace(b, paid_date=paid[b.bill_id])
+            if b.status is BillStatus.PAID and b.paid_date is None and b.bill_id in paid
+            else b
+            for b in bills
+        ]
 
     async def list_invoices(
         self, business_id: BusinessId, *, changed_since: datetime | None = None
     ) -> Sequence[Invoice]:
         rows = await self._query(business_id, "Invoice", QboInvoice, changed_since=changed_since)
-        return self._map(
+        invoices = self._map(
             rows, lambda w: mapping.to_invoice(business_id, w, self._home_currency), "Invoice"
         )
+        if not any(i.status is InvoiceStatus.PAID and i.paid_date is None for i in invoices):
+            return invoices
+        # Likewise an invoice is paid on the day of the last customer payment applied to it.
+        paid: dict[str, date] = {}
+        for payment in await self.list_payments(business_id):
+            for line in payment.invoices:
+                day = payment.received_on
+                paid[line.invoice_id] = max(paid.get(line.invoice_id, day), day)
+        return [
+            replace(i, paid_date=paid[i.invoice_id])
+            if i.status is InvoiceStatus.PAID and i.paid_date is None and i.invoice_id in paid
+            else i
+            for i in invoices
+        ]
 
     async def list_bank_accounts(self, business_id: BusinessId) -> Sequence[BankAccount]:
         rows = await self._query(
