@@ -43,7 +43,9 @@ from rowcol.core.services.crossrail import CrossRailService
 from rowcol.core.services.digest import DigestService
 from rowcol.core.services.features import FeatureService
 from rowcol.core.services.forecasts import ForecastService
+from rowcol.core.services.hygiene import HygieneService
 from rowcol.core.services.payments import PaymentService
+from rowcol.core.services.portfolio import PortfolioService
 from rowcol.core.services.rail_health import RailHealthService
 from rowcol.core.services.receivables import ReceivablesImport
 from rowcol.core.services.reserves import ReserveService
@@ -579,6 +581,7 @@ class Container(containers.DeclarativeContainer):
         ScheduleService, uow_factory, clock, providers.Singleton(_schedule_solver), payments
     )
     scenarios = providers.Singleton(ScenarioPlanner, uow_factory, clock, forecasts)
+    portfolio = providers.Singleton(PortfolioService, uow_factory, clock)
     digests = providers.Singleton(DigestService, uow_factory, clock, forecasts, collections)
     backtest = providers.Singleton(_folder_backtest)
     crossrail = providers.Singleton(
@@ -588,6 +591,7 @@ class Container(containers.DeclarativeContainer):
         rail=providers.Callable(lambda r: r.payments, rails),
         ledger=providers.Callable(lambda r: r.ledger, rails),
     )
+    hygiene = providers.Singleton(HygieneService, uow_factory, clock, crossrail)
     receivables_import = providers.Singleton(
         ReceivablesImport, uow_factory, clock, providers.Singleton(_stripe_csv_reader)
     )
@@ -646,12 +650,14 @@ class Services:
     reserves: ReserveService
     verification: VerificationService
     crossrail: CrossRailService
+    hygiene: HygieneService
     forecasts: ForecastService
     messages: CustomerCommunicationService
     collections: EarlyCollectionService
     acceleration: PaymentAccelerationService
     schedule: ScheduleService
     scenarios: ScenarioPlanner
+    portfolio: PortfolioService
     digests: DigestService
     backtest: FolderBacktest
     sync: SmartSync
@@ -698,12 +704,14 @@ def build(
         reserves=container.reserves(),
         verification=container.verification(),
         crossrail=container.crossrail(),
+        hygiene=container.hygiene(),
         forecasts=container.forecasts(),
         messages=container.messages(),
         collections=container.collections(),
         acceleration=container.acceleration(),
         schedule=container.schedule(),
         scenarios=container.scenarios(),
+        portfolio=container.portfolio(),
         digests=container.digests(),
         backtest=container.backtest(),
         sync=container.sync(),

@@ -193,3 +193,28 @@ def test_insights_are_ordered_by_urgency_and_change_with_the_facts(
 def test_the_earlier_facts_must_be_earlier() -> None:
     with pytest.raises(InvalidInput):
         insights(facts(TODAY), facts(TODAY))
+
+
+def test_the_runway_trend_walks_cash_back_through_the_bank() -> None:
+    from rowcol.core.domain.digest import runway_trend
+    from rowcol.core.domain.ids import BankAccountId, BankTransactionId
+    from rowcol.core.domain.records import BankTransaction
+
+    def spent(n: int, days_ago: int, minor: int) -> BankTransaction:
+        return BankTransaction(
+            BankTransactionId(f"t-{n}"),
+            BIZ,
+            BankAccountId("a"),
+            usd(minor),
+            TODAY - timedelta(days=days_ago),
+            "rent",
+        )
+
+    # $1,000 out every week for half a year, nothing in.
+    txns = [spent(n, 7 * n + 1, 1_000_00) for n in range(26)]
+    points = runway_trend(usd(20_000_00), txns, today=TODAY, points=3)
+    assert [p.on for p in points] == [TODAY - timedelta(days=14), TODAY - timedelta(days=7), TODAY]
+    assert [p.cash.amount_minor for p in points] == [22_000_00, 21_000_00, 20_000_00]
+    assert [p.weeks for p in points] == [22, 21, 20]
+    with pytest.raises(InvalidInput):
+        runway_trend(usd(1), txns, today=TODAY, points=0)

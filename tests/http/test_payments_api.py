@@ -543,3 +543,42 @@ async def test_the_openapi_document_lists_the_payment_endpoints(world: World) ->
         "/reserves/{reserve_id}/release",
     ):
         assert prefix + path in schema["paths"], path
+
+
+HTML = {"accept": "text/html"}
+
+
+async def test_the_decision_page_approves_a_batch_and_shows_the_guardrail_s_numbers(
+    world: World,
+) -> None:
+    await world.client.put(
+        f"{world.base}/approval-policy",
+        json={
+            "buffer": {"amount": {"amount_minor": 600_000, "currency": "USD"}},
+            "single_approver_limit": {"amount_minor": 5_000_000, "currency": "USD"},
+        },
+        headers=world.headers(Role.CONTROLLER),
+    )
+    page = f"{world.base}/decisions"
+    shown = await world.client.get(page, headers={**world.headers(Role.CONTROLLER), **HTML})
+    assert shown.status_code == 200 and "Flour Mill" in shown.text
+    assert "Approve chosen" in shown.text and "Hold chosen" in shown.text
+    form = {"action": "approve", "bill_id": ["bill-1", "bill-4"]}
+    done = await world.client.post(page, data=form, headers=world.headers(Role.CONTROLLER))
+    assert done.status_code == 200, done.text
+    assert "submitted for payment" in done.text and "blocked by the guardrail" in done.text
+    assert "short by" in done.text and "6,000.00 USD" in done.text
+    assert len(world.rail.requests) == 1
+    # The paid bill is now in flight, with its chain of custody.
+    assert "Payments in flight" in done.text and "payment.submitted" in done.text
+
+    unheld = await world.client.post(
+        page, data={"action": "hold", "bill_id": "bill-2"}, headers=world.headers(Role.CONTROLLER)
+    )
+    assert unheld.status_code == 422 and "say why" in unheld.text
+    bookkeeper = await world.client.get(page, headers={**world.headers(Role.BOOKKEEPER), **HTML})
+    assert "Prepare chosen" in bookkeeper.text and "Approve chosen" not in bookkeeper.text
+    nothing = await world.client.post(
+        page, data={"action": "approve"}, headers=world.headers(Role.CONTROLLER)
+    )
+    assert nothing.status_code == 422 and "choose at least one bill" in nothing.text

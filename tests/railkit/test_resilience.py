@@ -140,6 +140,26 @@ async def test_the_rate_limit_spaces_calls_beyond_the_window() -> None:
     assert started[6] >= 20.0
 
 
+async def test_an_endpoint_with_a_limit_of_its_own_is_counted_apart() -> None:
+    time = FakeTime()
+    rail, _ = caller(
+        time,
+        rate_limit=RateLimit(requests=2, per_seconds=60),
+        limits={"sync": RateLimit(requests=5, per_seconds=60)},
+    )
+
+    async def op() -> float:
+        return time.now
+
+    synced = [await rail.call("item", op, idempotent=True, limit="sync") for _ in range(5)]
+    assert synced == [0.0] * 5  # five syncs fit their own window...
+    others = [await rail.call("item", op, idempotent=True) for _ in range(2)]
+    assert others == [0.0, 0.0]  # ...and take nothing from the default one
+    assert await rail.call("item", op, idempotent=True, limit="sync") >= 60.0
+    with pytest.raises(ValueError, match="no rate limit named"):
+        await rail.call("item", op, idempotent=True, limit="balance")
+
+
 @given(st.integers(min_value=0, max_value=20), st.floats(min_value=0, max_value=100) | st.none())
 def test_backoff_stays_within_its_ceiling_and_honours_retry_after(
     attempt: int, retry_after: float | None

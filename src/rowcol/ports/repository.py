@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
@@ -18,6 +18,7 @@ from rowcol.core.domain.collections import CollectionSend, ReminderSequence, Sen
 from rowcol.core.domain.connections import RailConnection, StoredWebhook, SyncCursor
 from rowcol.core.domain.errors import Conflict
 from rowcol.core.domain.forecast import Forecast
+from rowcol.core.domain.hygiene import HygieneKind, IssueStatus, TrackedIssue
 from rowcol.core.domain.ids import (
     AdvisorId,
     BankAccountId,
@@ -27,7 +28,9 @@ from rowcol.core.domain.ids import (
     Rail,
     UserId,
 )
-from rowcol.core.domain.payments import Payment, PaymentStatus
+from rowcol.core.domain.money import Money
+from rowcol.core.domain.payments import Payment, PaymentStatus, VerificationDeadlines
+from rowcol.core.domain.portfolio import ClientFacts
 from rowcol.core.domain.records import (
     Balance,
     BankAccount,
@@ -255,6 +258,8 @@ class ForecastSnapshot:
     forecast: Forecast
     scenario: str | None = None
     """The scenario it was made under; None for the baseline."""
+    buffer: Money | None = None
+    """The buffer the forecast's breach chances were measured against."""
 
 
 class ForecastRepository(Protocol):
@@ -322,6 +327,57 @@ class ScenarioRepository(Protocol):
         ...
 
 
+class HygieneRepository(Protocol):
+    """Hygiene issues as last detected and what people did about them, one per
+    (business, key)."""
+
+    async def get(self, business_id: BusinessId, key: str) -> TrackedIssue | None: ...
+
+    async def save(self, tracked: TrackedIssue) -> None:
+        """Stores the issue over the version it was made from (`version - 1`), or as new
+        at version 1; StaleWrite when the stored one is another, Conflict when the
+        business does not exist."""
+        ...
+
+    async def list(
+        self,
+        business_ids: Collection[BusinessId],
+        *,
+        today: date,
+        status: IssueStatus | None = None,
+        kind: HygieneKind | None = None,
+        limit: int | None = None,
+    ) -> Sequence[TrackedIssue]:
+        """Issues of these businesses, highest priority first, then by business and key.
+        `status` is the status on `today`: a snooze that has ended counts as open."""
+        ...
+
+    async def open_counts(
+        self, business_ids: Collection[BusinessId], *, today: date
+    ) -> dict[BusinessId, dict[str, int]]:
+        """Open issues (a snooze that has ended included) by severity, per business, in
+        one query; a business without open issues is left out."""
+        ...
+
+
+class PortfolioReadModel(Protocol):
+    """The portfolio console's rows, read in one go for every client of an advisor."""
+
+    async def client_facts(
+        self,
+        advisor_id: AdvisorId,
+        *,
+        today: date,
+        deadlines: VerificationDeadlines | None = None,
+    ) -> Sequence[ClientFacts]:
+        """One row per client, ordered by business name then id: cash from each account's
+        latest balance in the business's currency, the latest baseline forecast's summary,
+        payments awaiting approval, payments stuck or past their next confirmation's
+        deadline, invoices open and due before `today`, and rail connections. Hygiene
+        counts are left unknown (None)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     firms: FirmRepository
     advisors: AdvisorRepository
@@ -341,11 +397,13 @@ class UnitOfWork(Protocol):
     forecasts: ForecastRepository
     scenarios: ScenarioRepository
     collections: CollectionRepository
+    hygiene: HygieneRepository
     balances: BalanceRepository
     connections: ConnectionRepository
     cursors: SyncCursorRepository
     webhooks: WebhookInbox
     audit: AuditLog
+    portfolio: PortfolioReadModel
 
     async def __aenter__(self) -> Self: ...
 

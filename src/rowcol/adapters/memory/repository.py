@@ -15,7 +15,9 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 from rowcol.adapters.memory.collections import MemoryCollections, SendKey
+from rowcol.adapters.memory.hygiene import IssueKey, MemoryHygiene
 from rowcol.adapters.memory.payments import MemoryForecasts, MemoryPayments, MemoryPolicies
+from rowcol.adapters.memory.portfolio import MemoryPortfolio
 from rowcol.adapters.memory.scenarios import MemoryScenarios
 from rowcol.core.domain.approval import ApprovalPolicy
 from rowcol.core.domain.audit import GENESIS_HASH, AuditEntry, AuditEvent, chain
@@ -27,6 +29,7 @@ from rowcol.core.domain.connections import (
     WebhookStatus,
 )
 from rowcol.core.domain.errors import Conflict, NotFound
+from rowcol.core.domain.hygiene import TrackedIssue
 from rowcol.core.domain.ids import AdvisorId, BankAccountId, BusinessId, FirmId, Rail, UserId
 from rowcol.core.domain.payments import Payment
 from rowcol.core.domain.records import (
@@ -84,6 +87,7 @@ class MemoryState:
     scenarios: dict[tuple[str, str], Scenario] = field(default_factory=dict)
     sequences: dict[str, ReminderSequence] = field(default_factory=dict)
     collection_sends: dict[SendKey, CollectionSend] = field(default_factory=dict)
+    hygiene: dict[IssueKey, TrackedIssue] = field(default_factory=dict)
 
     def copy(self) -> MemoryState:
         """Records are frozen, so copying the containers isolates a unit of work."""
@@ -105,6 +109,7 @@ class MemoryState:
             scenarios=dict(self.scenarios),
             sequences=dict(self.sequences),
             collection_sends=dict(self.collection_sends),
+            hygiene=dict(self.hygiene),
         )
 
 
@@ -464,11 +469,13 @@ class MemoryUnitOfWork(UnitOfWork):
         self.collections = MemoryCollections(
             state.sequences, state.collection_sends, state.businesses
         )
+        self.hygiene = MemoryHygiene(state.hygiene, state.businesses)
         self.balances = MemoryBalances(state)
         self.connections = MemoryConnections(state)
         self.cursors = MemoryCursors(state)
         self.webhooks = MemoryWebhookInbox(state)
         self.audit = MemoryAuditLog(state)
+        self.portfolio = MemoryPortfolio(self)
 
     async def __aenter__(self) -> Self:
         await self._store.acquire()

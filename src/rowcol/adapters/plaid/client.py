@@ -47,9 +47,13 @@ T = TypeVar("T", bound=wire.Wire)
 PLAID_VERSION: Final = "2020-09-14"
 
 PLAID_RATE_LIMIT: Final = RateLimit(requests=15, per_seconds=60.0, concurrency=4)
-"""Plaid's production limit per Item for /accounts/get and /item/get (15 a minute).
-/transactions/sync allows 50 and /accounts/balance/get only 5; a 429 beyond those is
-retried after a backoff like any other."""
+"""Plaid's production limit per Item for /accounts/get and /item/get (15 a minute)."""
+PLAID_ENDPOINT_LIMITS: Final = {
+    "/transactions/sync": RateLimit(requests=50, per_seconds=60.0, concurrency=4),
+    "/accounts/balance/get": RateLimit(requests=5, per_seconds=60.0, concurrency=4),
+}
+"""Endpoints Plaid limits differently, each counted on its own; a 429 beyond any of them
+is retried after a backoff like any other."""
 
 MAX_SYNC_COUNT: Final = 500
 """The largest `count` /transactions/sync accepts."""
@@ -70,7 +74,8 @@ _OPERATIONS: Final = {
 def plaid_caller(
     monitor: RailHealthMonitor, *, rate_limit: RateLimit = PLAID_RATE_LIMIT, **options: Any
 ) -> RailCaller:
-    """A RailCaller for Plaid with its published per-Item rate limit."""
+    """A RailCaller for Plaid with its published per-Item rate limits."""
+    options.setdefault("limits", PLAID_ENDPOINT_LIMITS)
     return RailCaller(Rail.PLAID.value, monitor=monitor, rate_limit=rate_limit, **options)
 
 
@@ -188,7 +193,13 @@ class PlaidTransport:
             return await asyncio.to_thread(blocking)
 
         try:
-            raw = await self._caller.call(key, attempt, idempotent=True, name=path)
+            raw = await self._caller.call(
+                key,
+                attempt,
+                idempotent=True,
+                name=path,
+                limit=path if path in PLAID_ENDPOINT_LIMITS else None,
+            )
         except OutcomeUnknown as exc:
             raise Unavailable(f"plaid {path} gave no answer: {exc}") from exc
         try:

@@ -150,8 +150,9 @@ class QboLedger(Ledger):
         if not any(b.status is BillStatus.PAID and b.paid_date is None for b in bills):
             return bills
         # A QBO bill does not say when it was paid: its bill payments do (the last one).
+        # Paying a bill changes it, so the payments of a changed bill changed with it.
         paid: dict[str, date] = {}
-        for payment in await self.list_bill_payments(business_id):
+        for payment in await self.list_bill_payments(business_id, changed_since=changed_since):
             for line in payment.bills:
                 paid[line.bill_id] = max(paid.get(line.bill_id, payment.paid_on), payment.paid_on)
         return [
@@ -172,7 +173,7 @@ class QboLedger(Ledger):
             return invoices
         # Likewise an invoice is paid on the day of the last customer payment applied to it.
         paid: dict[str, date] = {}
-        for payment in await self.list_payments(business_id):
+        for payment in await self.list_payments(business_id, changed_since=changed_since):
             for line in payment.invoices:
                 day = payment.received_on
                 paid[line.invoice_id] = max(paid.get(line.invoice_id, day), day)
@@ -222,16 +223,22 @@ class QboLedger(Ledger):
             [wire], lambda w: mapping.to_bill(business_id, w, self._home_currency), "Bill"
         )[0]
 
-    async def list_bill_payments(self, business_id: BusinessId) -> Sequence[LedgerBillPayment]:
-        rows = await self._query(business_id, "BillPayment", QboBillPayment)
+    async def list_bill_payments(
+        self, business_id: BusinessId, *, changed_since: datetime | None = None
+    ) -> Sequence[LedgerBillPayment]:
+        rows = await self._query(
+            business_id, "BillPayment", QboBillPayment, changed_since=changed_since
+        )
         return self._map(
             rows,
             lambda w: mapping.to_bill_payment(business_id, w, self._home_currency),
             "BillPayment",
         )
 
-    async def list_payments(self, business_id: BusinessId) -> Sequence[LedgerPayment]:
-        rows = await self._query(business_id, "Payment", QboPayment)
+    async def list_payments(
+        self, business_id: BusinessId, *, changed_since: datetime | None = None
+    ) -> Sequence[LedgerPayment]:
+        rows = await self._query(business_id, "Payment", QboPayment, changed_since=changed_since)
         return self._map(
             rows, lambda w: mapping.to_payment(business_id, w, self._home_currency), "Payment"
         )

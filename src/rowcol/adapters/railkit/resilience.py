@@ -15,7 +15,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -163,7 +163,11 @@ class RailHealthMonitor(RailHealthSource):
 
 
 class RailCaller:
-    """One per rail. `key` scopes limits and circuits (QBO: the realm; others: the business)."""
+    """One per rail. `key` scopes limits and circuits (QBO: the realm; others: the business).
+
+    `limits` names rate limits of their own for some operations (a call passes `limit=`):
+    rails publish different limits per endpoint, and a busy endpoint must not hold up
+    another that still has room."""
 
     def __init__(
         self,
@@ -171,6 +175,7 @@ class RailCaller:
         *,
         monitor: RailHealthMonitor,
         rate_limit: RateLimit,
+        limits: Mapping[str, RateLimit] | None = None,
         retry: RetryPolicy = RetryPolicy(),
         failure_threshold: int = 5,
         cooldown_seconds: float = 30.0,
@@ -181,19 +186,23 @@ class RailCaller:
         self.rail = rail
         self._monitor = monitor
         self._rate_limit = rate_limit
+        self._limits = dict(limits or {})
         self._retry = retry
         self._threshold = failure_threshold
         self._cooldown = cooldown_seconds
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = rng or random.Random()
-        self._windows: dict[str, _Window] = {}
+        self._windows: dict[tuple[str, str | None], _Window] = {}
         self._circuits: dict[str, _Circuit] = {}
 
-    def _window(self, key: str) -> _Window:
-        if key not in self._windows:
-            self._windows[key] = _Window(self._rate_limit)
-        return self._windows[key]
+    def _window(self, key: str, limit: str | None = None) -> _Window:
+        if limit is not None and limit not in self._limits:
+            raise ValueError(f"{self.rail} has no rate limit named {limit!r}")
+        slot = (key, limit)
+        if slot not in self._windows:
+            self._windows[slot] = _Window(self._limits[limit] if limit else self._rate_limit)
+        return self._windows[slot]
 
     def circuit_state(self, key: str) -> CircuitState:
         circuit = self._circuits.get(key)
@@ -206,13 +215,14 @@ class RailCaller:
         *,
         idempotent: bool,
         name: str = "call",
+        limit: str | None = None,
     ) -> T:
         circuit = self._circuits.setdefault(key, _Circuit())
         last: Exception | None = None
         for attempt in range(self._retry.attempts):
             if circuit.state(self._monotonic(), self._cooldown) is CircuitState.OPEN:
                 raise Unavailable(f"{self.rail} circuit open for {key} after repeated failures")
-            window = self._window(key)
+            window = self._window(key, limit)
             await window.acquire(self._monotonic, self._sleep)
             started = self._monotonic()
             try:

@@ -15,6 +15,7 @@ from rowcol.core.domain.errors import Conflict
 from rowcol.core.domain.forecast import Forecast, RecurringFlow, WeekForecast
 from rowcol.core.domain.ids import BusinessId
 from rowcol.core.domain.money import Money
+from rowcol.core.domain.portfolio import summarize
 from rowcol.ports.repository import ForecastRepository, ForecastSnapshot
 
 
@@ -112,6 +113,9 @@ def _snapshot(row: RowMapping) -> ForecastSnapshot:
         created_at=row["created_at"],
         forecast=forecast_of(row["forecast"]),
         scenario=row["scenario"],
+        buffer=None
+        if row["buffer_minor"] is None
+        else Money(int(row["buffer_minor"]), str(row["buffer_currency"])),
     )
 
 
@@ -121,6 +125,8 @@ class SqlForecasts(ForecastRepository):
 
     async def add(self, snapshot: ForecastSnapshot) -> None:
         low = snapshot.forecast.low_point
+        summary = summarize(snapshot.forecast) if snapshot.forecast.weeks else None
+        buffer = snapshot.buffer
         row = {
             "snapshot_id": snapshot.snapshot_id,
             "business_id": snapshot.business_id,
@@ -131,6 +137,12 @@ class SqlForecasts(ForecastRepository):
             "low_point_minor": low.amount_minor,
             "low_point_currency": low.currency,
             "forecast": forecast_json(snapshot.forecast),
+            "low_week": summary.low_week if summary else None,
+            "breach_probability": summary.breach_probability if summary else None,
+            "breach_week": summary.breach_week if summary else None,
+            "runway_weeks": summary.runway_weeks if summary else None,
+            "buffer_minor": buffer.amount_minor if buffer else None,
+            "buffer_currency": buffer.currency if buffer else None,
         }
         try:
             await self._db.write(t.forecast_snapshots.insert().values(row))

@@ -36,7 +36,9 @@ from sqlalchemy.sql.dml import Insert
 from rowcol.adapters.sql import tables as t
 from rowcol.adapters.sql.collections import SqlCollections
 from rowcol.adapters.sql.forecasts import SqlForecasts
+from rowcol.adapters.sql.hygiene import SqlHygiene
 from rowcol.adapters.sql.payments import SqlPayments, SqlPolicies
+from rowcol.adapters.sql.portfolio import SqlPortfolio, keep_newest_balances
 from rowcol.adapters.sql.scenarios import SqlScenarios
 from rowcol.core.domain.audit import AuditEntry, AuditEvent, chain
 from rowcol.core.domain.connections import (
@@ -779,6 +781,7 @@ class SqlBalances(BalanceRepository):
         statement = self._db.upsert(t.balances, self._KEYS)
         try:
             await self._db.write_many(statement, list(rows_by_key.values()))
+            await keep_newest_balances(self._db, balances)
         except IntegrityError as exc:
             businesses = sorted({business for business, _, _ in rows_by_key})
             raise Conflict(
@@ -1119,11 +1122,13 @@ class SqlUnitOfWork(UnitOfWork):
         self.forecasts = SqlForecasts(self._db)
         self.scenarios = SqlScenarios(self._db)
         self.collections = SqlCollections(self._db)
+        self.hygiene = SqlHygiene(self._db)
         self.balances = SqlBalances(self._db)
         self.connections = SqlConnections(self._db)
         self.cursors = SqlCursors(self._db)
         self.webhooks = SqlWebhookInbox(self._db)
         self.audit = SqlAuditLog(self._db)
+        self.portfolio = SqlPortfolio(self._db)
 
     async def __aenter__(self) -> Self:
         try:

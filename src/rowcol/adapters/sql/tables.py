@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 NAMING_CONVENTION = {
@@ -180,6 +182,8 @@ bills = Table(
     _business_fk(),
 )
 
+_OPEN_INVOICE = "status IN ('open', 'disputed')"
+
 invoices = Table(
     "invoices",
     metadata,
@@ -194,6 +198,15 @@ invoices = Table(
     Column("paid_date", Date, nullable=True),
     Column("external_ref", Text, nullable=True),
     PrimaryKeyConstraint("business_id", "invoice_id"),
+    Index(
+        "ix_invoices_business_id_due_date_open",
+        "business_id",
+        "due_date",
+        "balance_currency",
+        "balance_minor",
+        postgresql_where=text(_OPEN_INVOICE),
+        sqlite_where=text(_OPEN_INVOICE),
+    ),
     _business_fk(),
 )
 
@@ -284,6 +297,7 @@ payments = Table(
     Column("blocked_reason", Text, nullable=True),
     Column("version", Integer, nullable=False),
     UniqueConstraint("business_id", "active_bill"),
+    Index("ix_payments_business_id_status", "business_id", "status"),
     _business_fk(),
 )
 
@@ -307,7 +321,21 @@ forecast_snapshots = Table(
     Column("weeks", Integer, nullable=False),
     *_money("low_point"),
     Column("forecast", JSON, nullable=False),
+    # The summary the portfolio console reads without the JSON (migration 0009).
+    Column("low_week", Integer, nullable=True),
+    Column("breach_probability", Float, nullable=True),
+    Column("breach_week", Integer, nullable=True),
+    Column("runway_weeks", Integer, nullable=True),
+    *_money("buffer", nullable=True),
     Index("ix_forecast_snapshots_business_id_created_at", "business_id", "created_at"),
+    Index(
+        "ix_forecast_snapshots_baseline",
+        "business_id",
+        "created_at",
+        "snapshot_id",
+        postgresql_where=text("scenario IS NULL"),
+        sqlite_where=text("scenario IS NULL"),
+    ),
     _business_fk(),
 )
 
@@ -333,6 +361,19 @@ balances = Table(
     *_money("current"),
     *_money("available", nullable=True),
     PrimaryKeyConstraint("business_id", "account_id", "as_of"),
+    _business_fk(),
+)
+
+newest_balances = Table(
+    "newest_balances",
+    metadata,
+    _id("business_id"),
+    _record_id("account_id"),
+    Column("as_of", UtcDateTime, nullable=False),
+    *_money("current"),
+    # Each account's newest row of `balances`, kept as balances are added (migration
+    # 0009): the portfolio console reads cash without scanning every balance ever seen.
+    PrimaryKeyConstraint("business_id", "account_id"),
     _business_fk(),
 )
 
@@ -446,5 +487,31 @@ collection_sends = Table(
     # The key is the rule: one send per invoice and step, whatever crashes in between.
     PrimaryKeyConstraint("business_id", "invoice_id", "step_id"),
     Index("ix_collection_sends_business_id_intended_at", "business_id", "intended_at"),
+    _business_fk(),
+)
+
+hygiene_issues = Table(
+    "hygiene_issues",
+    metadata,
+    _id("business_id"),
+    Column("key", Text, nullable=False),
+    Column("kind", String(48), nullable=False),
+    Column("severity", String(16), nullable=False),
+    *_money("money"),
+    Column("since", Date, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("records", JSON, nullable=False),
+    Column("priority", Float, nullable=False),
+    Column("first_detected_at", UtcDateTime, nullable=False),
+    Column("last_detected_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("snoozed_until", Date, nullable=True),
+    Column("note", Text, nullable=False),
+    Column("changed_by", Text, nullable=True),
+    Column("changed_at", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("business_id", "key"),
+    # Open counts by severity for many businesses at once (the portfolio console).
+    Index("ix_hygiene_issues_business_id_status_severity", "business_id", "status", "severity"),
     _business_fk(),
 )

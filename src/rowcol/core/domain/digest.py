@@ -9,9 +9,16 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Final
 
+from rowcol.core.domain.cash import runway
 from rowcol.core.domain.errors import InvalidInput
 from rowcol.core.domain.money import Money, total
-from rowcol.core.domain.records import Bill, BillStatus, Invoice, InvoiceStatus
+from rowcol.core.domain.records import (
+    BankTransaction,
+    Bill,
+    BillStatus,
+    Invoice,
+    InvoiceStatus,
+)
 
 AGING_BUCKETS: Final = (
     ("not due", None, 0),
@@ -102,6 +109,40 @@ def payables_owed(bills: Iterable[Bill], *, on: date) -> list[tuple[date | None,
         owed = bill.amount if bill.paid_date is not None else bill.balance
         if not owed.is_zero:
             out.append((bill.due_date, owed))
+    return out
+
+
+RUNWAY_CAP_WEEKS: Final = 52
+"""Runway at or beyond a year (or cash not shrinking at all) is drawn as a year."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunwayPoint:
+    on: date
+    cash: Money
+    weeks: int | None
+    """Weeks the cash lasted at the 13 weeks' net burn before `on`; None: not shrinking."""
+
+
+def runway_trend(
+    cash: Money, transactions: Sequence[BankTransaction], *, today: date, points: int = 13
+) -> list[RunwayPoint]:
+    """Runway as it stood at the end of each of the last `points` weeks, oldest first:
+    today's cash walked back through the bank lines posted since, over the net burn of
+    the 13 weeks before each day."""
+    if points < 1:
+        raise InvalidInput("a trend needs at least one point")
+    posted = sorted(
+        (t for t in transactions if not t.pending and t.amount.currency == cash.currency),
+        key=lambda t: t.posted_on,
+    )
+    out: list[RunwayPoint] = []
+    for k in range(points - 1, -1, -1):
+        on = today - timedelta(days=7 * k)
+        later = sum(t.amount.amount_minor for t in posted if t.posted_on > on)
+        # Bank sign: money out is positive, so it was still in the account on `on`.
+        then = Money(cash.amount_minor + later, cash.currency)
+        out.append(RunwayPoint(on, then, runway(then, posted, today=on).weeks))
     return out
 
 

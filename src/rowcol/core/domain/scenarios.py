@@ -383,6 +383,30 @@ def change_to_json(change: Change) -> dict[str, Any]:
     }
 
 
+def describe_change(change: Change, names: Mapping[str, str] | None = None) -> str:
+    """A change in plain words; `names` turns customer ids into names."""
+    names = names or {}
+    if isinstance(change, MoveBills):
+        bills = f"{len(change.bill_ids)} bill" + ("" if len(change.bill_ids) == 1 else "s")
+        if change.to is not None:
+            return f"pay {bills} on {change.to:%-d %b %Y}"
+        days = change.by_days or 0
+        return f"pay {bills} {abs(days)} days {'later' if days >= 0 else 'earlier'}"
+    if isinstance(change, CustomerPaysLate):
+        who = names.get(change.customer_id, change.customer_id)
+        return f"{who} pays {change.days} days later than usual"
+    if isinstance(change, CustomerNeverPays):
+        return f"{names.get(change.customer_id, change.customer_id)} never pays"
+    if isinstance(change, NewCost):
+        until = "" if change.ends_on is None else f" until {change.ends_on:%-d %b %Y}"
+        return (
+            f"{change.label}: {change.amount.format()} {change.cadence.value} "
+            f"from {change.starts_on:%-d %b %Y}{until}"
+        )
+    direction = "up" if change.percent >= 0 else "down"
+    return f"revenue {direction} {abs(change.percent)}% from {change.starts_on:%-d %b %Y}"
+
+
 KINDS: Final = ("move_bills", "customer_late", "customer_never_pays", "new_cost", "revenue")
 
 

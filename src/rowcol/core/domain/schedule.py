@@ -214,7 +214,8 @@ class ExhaustiveSolver:
 
 def settle_late(problem: ScheduleProblem, days: Days) -> Days:
     """Moves each placed payment as late as it can go at no extra cost: to its discount
-    deadline when it takes the discount, else to its due day (never past either).
+    deadline when it takes the discount (but not later past its due day when lateness
+    costs), else to its due day (never past either).
 
     A later payment never lowers the balance on any day, so feasibility holds and the
     objective is unchanged; the business keeps its cash longer."""
@@ -225,6 +226,9 @@ def settle_late(problem: ScheduleProblem, days: Days) -> Days:
             continue
         if item.discount_minor and day <= item.discount_until_day:
             limit = item.discount_until_day
+            if item.late_fee_per_day_minor + item.priority_weight > 0:
+                # Past the due day every day costs: keep the discount, add no lateness.
+                limit = min(limit, max(day, item.due_day))
         elif day <= item.due_day:
             limit = item.due_day
         else:

@@ -12,10 +12,12 @@ from rowcol.core.domain.digest import (
     Aging,
     Facts,
     Insight,
+    RunwayPoint,
     aging,
     insights,
     payables_owed,
     receivables_owed,
+    runway_trend,
 )
 from rowcol.core.domain.forecast import Forecast, ForecastInput
 from rowcol.core.domain.ids import AdvisorId, BusinessId
@@ -85,6 +87,9 @@ class Digest:
     collections: CollectionsView
     insights: tuple[Insight, ...]
     trend: tuple[TrendPoint, ...]
+    """The forecast low point as each day's forecast saw it."""
+    runway_trend: tuple[RunwayPoint, ...]
+    """Runway at the end of each of the last 13 weeks, from the bank history."""
 
     @property
     def breach_probability(self) -> float | None:
@@ -227,6 +232,7 @@ class DigestService:
                 TrendPoint(s.created_at.date(), s.forecast.low_point, runway_weeks(s.forecast))
                 for s in _one_a_day(history)
             ),
+            runway_trend=tuple(runway_trend(data.opening_balance, data.transactions, today=today)),
         )
 
 

@@ -45,6 +45,7 @@ class ForecastService:
             business_id=business_id,
             created_at=self._clock.now(),
             forecast=made,
+            buffer=data.buffer,
         )
         async with self._uow() as uow:
             await uow.forecasts.add(snapshot)

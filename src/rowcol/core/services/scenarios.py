@@ -87,6 +87,28 @@ class ScenarioPlanner:
             await client_for(uow, actor, advisor_id, business_id)
             return await uow.scenarios.list(business_id)
 
+    async def latest_runs(
+        self, actor: Actor, advisor_id: AdvisorId, business_id: BusinessId
+    ) -> Sequence[tuple[Scenario, ScenarioRun | None]]:
+        """Each scenario with its latest run: the forecasts with and without it made
+        together, and their comparison; None before its first run."""
+        async with self._uow() as uow:
+            await client_for(uow, actor, advisor_id, business_id)
+            scenarios = await uow.scenarios.list(business_id)
+            changed = [await uow.forecasts.latest(business_id, scenario=s.name) for s in scenarios]
+            made_at = [c.created_at for c in changed if c is not None]
+            baselines = await uow.forecasts.list(business_id, since=min(made_at)) if made_at else []
+        at = {b.created_at: b for b in baselines}
+        out: list[tuple[Scenario, ScenarioRun | None]] = []
+        for scenario, snapshot in zip(scenarios, changed, strict=True):
+            baseline = at.get(snapshot.created_at) if snapshot is not None else None
+            if snapshot is None or baseline is None:
+                out.append((scenario, None))
+                continue
+            run = ScenarioRun(baseline, snapshot, compare(baseline.forecast, snapshot.forecast))
+            out.append((scenario, run))
+        return out
+
     async def get(
         self, actor: Actor, advisor_id: AdvisorId, business_id: BusinessId, name: str
     ) -> Scenario:
@@ -140,7 +162,9 @@ class ScenarioPlanner:
         comparison = compare(baseline, changed)
         now = self._clock.now()
         snapshots = [
-            ForecastSnapshot(f"fc-{secrets.token_hex(8)}", business_id, now, made, label)
+            ForecastSnapshot(
+                f"fc-{secrets.token_hex(8)}", business_id, now, made, label, data.buffer
+            )
             for made, label in ((baseline, None), (changed, name))
         ]
         async with self._uow() as uow:

@@ -84,6 +84,8 @@ async def seed_demo(settings: Settings, rig: SimulatorRig, rowcol_url: str) -> S
                         )
         if failures:
             click.echo(f"{failures} rail pull(s) failed; see above", err=True)
+        scans = await services.hygiene.scan_businesses()
+        click.echo(f"Hygiene: {sum(r.detected for r in scans)} issue(s) across the clients")
         scene = await _tight_client(services, firm)
         planning = await _planning_scene(services, firm, scene)
         return Seeded(await _tokens(services, firm), scene, planning)

@@ -7,7 +7,7 @@ import functools
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any, ParamSpec, TextIO, TypeVar
 
@@ -362,6 +362,8 @@ async def sync(services: Services, business_id: str | None, sync_all: bool) -> N
                 click.echo(f"\n  {target} {result.rail.value}: {outcome}", err=not result.ok)
                 failures += not result.ok
     click.echo(f"synced {len(targets)} business(es); {failures} rail pull(s) failed")
+    scans = await services.hygiene.scan_businesses(targets)
+    click.echo(f"hygiene: {sum(r.detected for r in scans)} issue(s) across {len(scans)} client(s)")
     if failures:
         sys.exit(EXIT_UNAVAILABLE)
 
@@ -919,6 +921,77 @@ async def collections_run(services: Services, business_id: str | None) -> None:
 
 
 @cli.group()
+def hygiene() -> None:
+    """Data-quality issues across every client's synced data."""
+
+
+@hygiene.command("scan")
+@click.option("--business", "business_id", help="Only this business (default: every client).")
+@run_with_services
+async def hygiene_scan(services: Services, business_id: str | None) -> None:
+    """Scan clients for issues: new ones are stored, vanished ones marked fixed."""
+    targets = await services.hygiene.targets(BusinessId(business_id) if business_id else None)
+    if not targets:
+        raise CliFailure(
+            f"no client {business_id} found" if business_id else "no clients yet", EXIT_NOT_FOUND
+        )
+    new = fixed = found = 0
+    with click.progressbar(targets, label="Scanning clients for issues") as bar:
+        for advisor_id, target in bar:
+            actor = await services.advisors.operator_for(advisor_id)
+            done = await services.hygiene.scan(actor, advisor_id, target)
+            found += done.detected
+            new += done.new + done.reopened
+            fixed += done.fixed
+            for rail in done.unavailable:
+                click.echo(f"\n  {target}: not compared: {rail}", err=True)
+    click.echo(f"{len(targets)} business(es): {found} issue(s) found, {new} new, {fixed} fixed")
+
+
+@hygiene.command("list")
+@click.option("--advisor", "advisor_id", required=True)
+@click.option("--client", "client_id", help="Only this client.")
+@click.option(
+    "--status", default="open", show_default=True, help="open, snoozed, resolved, fixed or all."
+)
+@click.option("--kind", help="Only this kind of issue.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 5000))
+@run_with_services
+async def hygiene_list(
+    services: Services,
+    advisor_id: str,
+    client_id: str | None,
+    status: str,
+    kind: str | None,
+    limit: int,
+) -> None:
+    """The advisor's issues across every client, highest priority first."""
+    actor = await services.advisors.operator_for(AdvisorId(advisor_id))
+    found = await services.hygiene.tray(
+        actor,
+        AdvisorId(advisor_id),
+        status=status,
+        business_id=BusinessId(client_id) if client_id else None,
+        kind=kind,
+        limit=limit,
+    )
+    if not found:
+        click.echo(f"no {status} issues" if status != "all" else "no issues")
+        return
+    click.echo(f"{'severity':<9} {'client':<24} {'at stake':>16} {'since':<10}  issue")
+    for item in found:
+        issue = item.issue
+        status_note = "" if item.status.value == status else f" [{item.status.value}]"
+        click.echo(
+            f"{issue.severity.value:<9} {item.client_name[:24]:<24} "
+            f"{issue.money_at_stake.format():>16} {issue.since.isoformat():<10}  "
+            f"{issue.summary}{status_note}"
+        )
+        click.echo(f"{'':<9} key {issue.key}")
+    click.echo(f"{len(found)} issue(s)")
+
+
+@cli.group()
 def verify() -> None:
     """Following payments across the rails until they agree."""
 
@@ -1011,7 +1084,10 @@ def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
         settings = with_rails(settings, rig, simulators.url)
         base = f"http://{host}:{port}"
         seeded = _run(seed_demo(settings, rig, base))
-        click.echo(f"\nRowCol demo: {base}/   (API reference: {base}/docs)")
+        click.echo(
+            f"\nStart here: {base}/signin   (one click signs you in as any demo user and "
+            f"opens on the portfolio console; API reference: {base}/docs)"
+        )
         click.echo(f"Simulated rails: {simulators.url}/{{qbo,plaid,ramp,stripe,sendgrid}}")
         for label, advisor_id, value in seeded.tokens:
             click.echo(f"\n  {label} ({advisor_id}):\n    {value}")
@@ -1046,7 +1122,7 @@ def demo(clients: int, seed: int, no_serve: bool, host: str, port: int) -> None:
             # The simulated rails push their webhooks to RowCol as the real ones do.
             pump = rig.start_delivering(base)
             try:
-                _serve(settings, host, port)
+                _serve(settings, host, port, sign_in_choices=_sign_in_choices(seeded.tokens))
             finally:
                 pump.stop()
     finally:
@@ -1085,14 +1161,31 @@ def _prepare_database(settings: Settings, *, always: bool = False) -> None:
         _run(migrate(settings))
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    sign_in_choices: Sequence[tuple[str, str]] = (),
+) -> None:
     import uvicorn
 
     from rowcol.entrypoints.http.app import create_app
 
-    app = create_app(build(settings))
+    app = create_app(build(settings), sign_in_choices=sign_in_choices)
     click.echo(f"serving on http://{host}:{port}  (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _sign_in_choices(tokens: Sequence[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """A button label ("Name (role)") and the token, per demo user: `who` reads
+    "role: Name <email>"."""
+    out = []
+    for who, _, token in tokens:
+        role, _, rest = who.partition(": ")
+        name = rest.split(" <", 1)[0] or who
+        out.append((f"{name} ({role.replace('_', ' ')})", token))
+    return out
 
 
 def _redact(url: str) -> str:

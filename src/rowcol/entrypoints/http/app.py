@@ -29,9 +29,14 @@ from rowcol.entrypoints.http.api import (
 )
 from rowcol.entrypoints.http.auth import BearerAuth
 from rowcol.entrypoints.http.collections import CollectionsController
+from rowcol.entrypoints.http.decisions import DecisionController
+from rowcol.entrypoints.http.digest import DigestController
 from rowcol.entrypoints.http.errors import EXCEPTION_HANDLERS
 from rowcol.entrypoints.http.forecasts import ForecastController
+from rowcol.entrypoints.http.hygiene import HygieneController
+from rowcol.entrypoints.http.pages import PAGE_ROUTES, SignInChoices
 from rowcol.entrypoints.http.payments import PaymentController
+from rowcol.entrypoints.http.portfolio import PortfolioController
 from rowcol.entrypoints.http.rails import RailHealthController, receive_webhook
 from rowcol.entrypoints.http.scenarios import ScenarioController
 from rowcol.entrypoints.http.schedule import ScheduleController
@@ -46,11 +51,6 @@ async def health(request: Request[Any, Any, Any]) -> dict[str, str]:
     async with services.uow_factory() as uow:
         await uow.audit.head_count()
     return {"status": "ok", "version": __version__}
-
-
-@get("/", opt=_PUBLIC, include_in_schema=False)
-async def home() -> Template:
-    return Template("home.html", context={"version": __version__})
 
 
 @get("/docs", opt=_PUBLIC, include_in_schema=False)
@@ -107,9 +107,13 @@ def create_app(
     *,
     inbox_interval: float = INBOX_INTERVAL_SECONDS,
     verify_interval: float = VERIFY_INTERVAL_SECONDS,
+    sign_in_choices: SignInChoices = (),
 ) -> Litestar:
     """The app; on timers it retries failed webhooks and follows payments whose
-    confirmations are late (polling the rails when their webhooks do not come)."""
+    confirmations are late (polling the rails when their webhooks do not come).
+
+    `sign_in_choices` (label, token) put a one-click sign-in button per user on /signin;
+    only the demo passes them (the tokens never reach the page)."""
     start_inbox, stop_inbox = _periodic(
         "processing the webhook inbox", inbox_interval, services.webhooks.process_due
     )
@@ -119,11 +123,20 @@ def create_app(
     auth = DefineMiddleware(
         BearerAuth,
         tokens=services.tokens,
-        exclude=["^/schema", "^/$", "^/docs$", "^/health$", "^/webhooks/"],
+        exclude=[
+            "^/schema",
+            "^/$",
+            "^/docs$",
+            "^/health$",
+            "^/webhooks/",
+            "^/signin$",
+            "^/signout$",
+        ],
     )
     return Litestar(
         route_handlers=[
-            home,
+            *PAGE_ROUTES,
+            PortfolioController,
             docs,
             health,
             MeController,
@@ -132,6 +145,9 @@ def create_app(
             PaymentController,
             ForecastController,
             CollectionsController,
+            DigestController,
+            DecisionController,
+            HygieneController,
             ScenarioController,
             ScheduleController,
             RailHealthController,
@@ -140,7 +156,7 @@ def create_app(
         dependencies=DEPENDENCIES,
         middleware=[auth],
         exception_handlers=EXCEPTION_HANDLERS,
-        state=_state(services),
+        state=_state(services, sign_in_choices),
         on_startup=[start_inbox, start_verify],
         on_shutdown=[stop_inbox, stop_verify, services.aclose],
         template_config=TemplateConfig(
@@ -164,7 +180,7 @@ def create_app(
     )
 
 
-def _state(services: Services) -> Any:
+def _state(services: Services, sign_in_choices: SignInChoices) -> Any:
     from litestar.datastructures import State
 
-    return State({"services": services})
+    return State({"services": services, "sign_in_choices": tuple(sign_in_choices)})

@@ -1,8 +1,9 @@
-"""Bearer-token authentication and the guards built on it."""
+"""Bearer-token (and browser session cookie) authentication and the guards built on it."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -15,8 +16,38 @@ from rowcol.core.domain.tenancy import Actor, Role
 from rowcol.core.services.features import FeatureService
 from rowcol.ports.tokens import TokenCodec, TokenRejected
 
+SESSION_COOKIE = "rowcol_session"
+"""A browser's sign-in: the same token the API takes, in an HttpOnly, SameSite=Strict cookie."""
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def same_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """The browser says the request comes from one of RowCol's own pages (or was typed
+    in): `Sec-Fetch-Site` is same-origin or none, or, without it, the Origin header names
+    this host. A request that says neither is not trusted."""
+    site = connection.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = connection.headers.get("origin")
+    if not origin or origin == "null":
+        return False
+    host = connection.headers.get("host", "")
+    return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
+
+
+def require_same_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Cookies ride along on cross-site requests; a change made with one must come from
+    RowCol's own pages (bearer-token calls carry no ambient credential and skip this)."""
+    if not same_origin(connection):
+        raise Forbidden(
+            "cross-site request refused: a change made with a signed-in browser must come "
+            "from RowCol's own pages"
+        )
+
 
 class BearerAuth(AbstractAuthenticationMiddleware):
+    """Takes `Authorization: Bearer <token>`, or else the browser's session cookie."""
+
     def __init__(self, app: ASGIApp, tokens: TokenCodec, exclude: list[str]) -> None:
         super().__init__(app, exclude=exclude)
         self._tokens = tokens
@@ -27,7 +58,13 @@ class BearerAuth(AbstractAuthenticationMiddleware):
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if not header:
-            raise TokenRejected("missing bearer token (Authorization: Bearer <token>)")
+            session = connection.cookies.get(SESSION_COOKIE)
+            if not session:
+                raise TokenRejected("missing bearer token (Authorization: Bearer <token>)")
+            actor = self._tokens.verify(session)
+            if connection.scope.get("method", "GET") not in SAFE_METHODS:
+                require_same_origin(connection)
+            return AuthenticationResult(user=actor, auth=session)
         if scheme.lower() != "bearer" or not token.strip():
             raise TokenRejected("Authorization header must be 'Bearer <token>'")
         actor = self._tokens.verify(token.strip())

@@ -4,7 +4,7 @@ through their title and description (each page shows the numbers in a table besi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -14,7 +14,7 @@ from rowcol.core.domain.money import Money
 WIDTH = 720
 HEIGHT = 260
 _PAD_LEFT = 78
-_PAD_RIGHT = 16
+_PAD_RIGHT = 34
 _PAD_TOP = 14
 _PAD_BOTTOM = 34
 
@@ -79,7 +79,9 @@ def _svg(title: str, description: str, body: list[str], chart_id: str) -> Markup
     return Markup(head + "".join(body) + "</svg>")
 
 
-def _axes(frame: _Frame, labels: Sequence[str], currency: str, low: int, high: int) -> list[str]:
+def _axes(
+    frame: _Frame, labels: Sequence[str], fmt: Callable[[int], str], low: int, high: int
+) -> list[str]:
     out = []
     for tick in _ticks(low, high):
         y = frame.y(tick)
@@ -87,7 +89,7 @@ def _axes(frame: _Frame, labels: Sequence[str], currency: str, low: int, high: i
             f'<line class="grid" x1="{_PAD_LEFT}" x2="{WIDTH - _PAD_RIGHT}" '
             f'y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text class="axis" x="{_PAD_LEFT - 8}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(money_axis(tick, currency))}</text>"
+            f"{escape(fmt(tick))}</text>"
         )
     every = max(1, len(labels) // 7)
     for index, label in enumerate(labels):
@@ -116,7 +118,7 @@ def fan_chart(
         f"{frame.x(i):.1f},{frame.y(p.p10):.1f}" for i, p in reversed(list(enumerate(points)))
     )
     median = " ".join(f"{frame.x(i):.1f},{frame.y(p.p50):.1f}" for i, p in enumerate(points))
-    body = _axes(frame, [p.label for p in points], currency, low, high)
+    body = _axes(frame, [p.label for p in points], _money_fmt(currency), low, high)
     body.append(f'<polygon class="band" points="{upper} {lower}"/>')
     body.append(f'<polyline class="median" points="{median}"/>')
     if low < 0:
@@ -148,23 +150,37 @@ def fan_chart(
 
 
 def line_chart(
-    labels: Sequence[str], values: Sequence[int], *, currency: str, title: str, chart_id: str
+    labels: Sequence[str],
+    values: Sequence[int],
+    *,
+    currency: str | None,
+    title: str,
+    chart_id: str,
+    unit: str = "weeks",
 ) -> Markup:
-    """One series over time (the forecast low point as each day's forecast saw it)."""
+    """One series over time: money in `currency`, or a count of `unit` without one."""
     if not values:
         return Markup("")
+    fmt = _money_fmt(currency) if currency else (lambda v: f"{v}")
     low, high = min(values), max(values)
     frame = _Frame(len(values), low, high)
-    body = _axes(frame, labels, currency, low, high)
+    body = _axes(frame, labels, fmt, low, high)
     line = " ".join(f"{frame.x(i):.1f},{frame.y(v):.1f}" for i, v in enumerate(values))
     body.append(f'<polyline class="median" points="{line}"/>')
     for i, v in enumerate(values):
         body.append(f'<circle class="dot" cx="{frame.x(i):.1f}" cy="{frame.y(v):.1f}" r="3"/>')
+
+    def said(v: int) -> str:
+        return Money(v, currency).format() if currency else f"{v} {unit}"
+
     description = (
-        f"{title}: from {Money(values[0], currency).format()} on {labels[0]} to "
-        f"{Money(values[-1], currency).format()} on {labels[-1]}."
+        f"{title}: from {said(values[0])} on {labels[0]} to {said(values[-1])} on {labels[-1]}."
     )
     return _svg(title, description, body, chart_id)
+
+
+def _money_fmt(currency: str) -> Callable[[int], str]:
+    return lambda v: money_axis(v, currency)
 
 
 def bar_chart(
@@ -173,18 +189,20 @@ def bar_chart(
     """Horizontal bars, one per label (aging buckets)."""
     if not values:
         return Markup("")
+    width, label_end, bar_start = 480, 100, 108
     height = 30 * len(values) + 10
     top = max(max(values), 1)
-    inner = WIDTH - 150 - 110
+    inner = width - bar_start - 112
     body = []
     for n, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = 8 + 30 * n
-        width = inner * value / top
+        length = inner * value / top
         body.append(
-            f'<text class="axis" x="140" y="{y + 15}" text-anchor="end">{escape(label)}</text>'
-            f'<rect class="{"bar late" if n else "bar"}" x="150" y="{y}" '
-            f'width="{width:.1f}" height="20" rx="3"/>'
-            f'<text class="value" x="{150 + width + 6:.1f}" y="{y + 15}">'
+            f'<text class="axis" x="{label_end}" y="{y + 15}" text-anchor="end">'
+            f"{escape(label)}</text>"
+            f'<rect class="{"bar late" if n else "bar"}" x="{bar_start}" y="{y}" '
+            f'width="{length:.1f}" height="20" rx="3"/>'
+            f'<text class="value" x="{bar_start + length + 6:.1f}" y="{y + 15}">'
             f"{escape(Money(value, currency).format())}</text>"
         )
     description = "; ".join(
@@ -192,10 +210,45 @@ def bar_chart(
         for label, value in zip(labels, values, strict=True)
     )
     head = (
-        f'<svg class="chart bars" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{chart_id}-t">{escape(title)}</title>'
         f'<desc id="{chart_id}-d">{escape(description)}</desc>'
     )
     # Every text part above went through escape().
     return Markup(head + "".join(body) + "</svg>")
+
+
+def comparison_chart(
+    labels: Sequence[str],
+    baseline: Sequence[int],
+    changed: Sequence[int],
+    *,
+    currency: str,
+    buffer: int | None,
+    title: str,
+    chart_id: str,
+) -> Markup:
+    """Two closing-balance paths week by week: the baseline (solid) and the scenario's
+    (dashed), with the buffer line."""
+    if not baseline or len(baseline) != len(changed):
+        return Markup("")
+    values = [*baseline, *changed, *([buffer] if buffer is not None else [])]
+    low, high = min(values), max(values)
+    frame = _Frame(len(baseline), low, high)
+    body = _axes(frame, labels, _money_fmt(currency), low, high)
+    for series, css in ((baseline, "median"), (changed, "changed")):
+        line = " ".join(f"{frame.x(i):.1f},{frame.y(v):.1f}" for i, v in enumerate(series))
+        body.append(f'<polyline class="{css}" points="{line}"/>')
+    if buffer is not None:
+        y = frame.y(buffer)
+        body.append(
+            f'<line class="buffer" x1="{_PAD_LEFT}" x2="{WIDTH - _PAD_RIGHT}" '
+            f'y1="{y:.1f}" y2="{y:.1f}"/>'
+        )
+    low_base, low_changed = min(baseline), min(changed)
+    description = (
+        f"{title}: baseline low {Money(low_base, currency).format()}, with the scenario "
+        f"{Money(low_changed, currency).format()}."
+    )
+    return _svg(title, description, body, chart_id)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post, put
+from litestar import Controller, MediaType, Request, get, post, put
 from litestar.params import JSONBody
+from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK
 
+from rowcol.bootstrap import Services
 from rowcol.core.domain.collections import (
     CollectionSend,
     ReminderSequence,
@@ -20,9 +22,11 @@ from rowcol.core.domain.collections import (
 )
 from rowcol.core.domain.features import Feature
 from rowcol.core.domain.ids import AdvisorId, BusinessId
+from rowcol.core.domain.tenancy import Actor
 from rowcol.core.services.collections import BusinessRun, CollectionCase
 from rowcol.entrypoints.http.api import AdvisorPath, AppServices, ClientPath, CurrentActor
 from rowcol.entrypoints.http.auth import feature_guard
+from rowcol.entrypoints.http.pages import frame, wants_html
 from rowcol.entrypoints.http.schemas import MoneyOut, Strict
 
 
@@ -150,16 +154,24 @@ class CollectionsController(Controller):
     guards = [feature_guard]
     opt = {"feature": Feature.SMART_FEATURES_ENABLED}
 
-    @get("/", summary="Invoices under the reminder sequence: next step, sends, outcomes")
+    @get(
+        "/",
+        summary="Invoices under the reminder sequence: next step, sends, outcomes (a page for "
+        "browsers)",
+    )
     async def view(
         self,
+        request: Request[Any, Any, Any],
         advisor_id: AdvisorPath,
         client_id: ClientPath,
         actor: CurrentActor,
         services: AppServices,
-    ) -> CollectionsOut:
+    ) -> CollectionsOut | Template:
         found = await services.collections.view(actor, AdvisorId(advisor_id), BusinessId(client_id))
-        return CollectionsOut(SequenceOut.of(found.sequence), [CaseOut.of(c) for c in found.cases])
+        out = CollectionsOut(SequenceOut.of(found.sequence), [CaseOut.of(c) for c in found.cases])
+        if not wants_html(request):
+            return out
+        return await _page(request, services, actor, advisor_id, client_id, out, ran=None)
 
     @post(
         "/run",
@@ -168,13 +180,20 @@ class CollectionsController(Controller):
     )
     async def run(
         self,
+        request: Request[Any, Any, Any],
         advisor_id: AdvisorPath,
         client_id: ClientPath,
         actor: CurrentActor,
         services: AppServices,
-    ) -> RunOut:
+    ) -> RunOut | Template:
         done = await services.collections.run(actor, AdvisorId(advisor_id), BusinessId(client_id))
-        return RunOut.of(done)
+        if not wants_html(request):
+            return RunOut.of(done)
+        found = await services.collections.view(actor, AdvisorId(advisor_id), BusinessId(client_id))
+        out = CollectionsOut(SequenceOut.of(found.sequence), [CaseOut.of(c) for c in found.cases])
+        return await _page(
+            request, services, actor, advisor_id, client_id, out, ran=RunOut.of(done)
+        )
 
     @post(
         "/early-pay",
@@ -225,3 +244,31 @@ class CollectionsController(Controller):
             actor, AdvisorId(advisor_id), BusinessId(client_id), steps
         )
         return SequenceOut.of(saved)
+
+
+async def _page(
+    request: Request[Any, Any, Any],
+    services: Services,
+    actor: Actor,
+    advisor_id: str,
+    client_id: str,
+    out: CollectionsOut,
+    *,
+    ran: RunOut | None,
+) -> Template:
+    summary = await services.records.summary(actor, AdvisorId(advisor_id), BusinessId(client_id))
+    return Template(
+        "collections.html",
+        context={
+            "frame": await frame(request, advisor_id),
+            "advisor_id": advisor_id,
+            "client_id": client_id,
+            "business": summary.business,
+            "current": "collections",
+            "c": out,
+            "ran": ran,
+            "active": [k for k in out.cases if k.stopped is None],
+            "settled": [k for k in out.cases if k.stopped is not None],
+        },
+        media_type=MediaType.HTML,
+    )

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from rowcol.core.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from rowcol.core.services.features import FeatureNotEnabled
+from rowcol.entrypoints.http.pages import bare_frame, signin_redirect, wants_html
 from rowcol.ports.errors import OutcomeUnknown, Rejected, StorageError, Unavailable
 from rowcol.ports.tokens import TokenRejected
 from rowcol.ports.webhooks import WebhookRejected
@@ -36,7 +38,20 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
 
 def problem(
     status: int, title: str, detail: str, request: Request[Any, Any, Any], **extra: Any
-) -> Response[dict[str, Any]]:
+) -> Response[Any]:
+    """The problem as JSON, or as a page for a browser asking for one."""
+    if wants_html(request):
+        return Template(
+            "error.html",
+            context={
+                "status": status,
+                "title": title,
+                "detail": detail,
+                "frame": bare_frame(request),
+            },
+            status_code=status,
+            media_type=MediaType.HTML,
+        )
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title,
@@ -49,17 +64,17 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def handle_token(request: Request[Any, Any, Any], exc: TokenRejected) -> Response[dict[str, Any]]:
+def handle_token(request: Request[Any, Any, Any], exc: TokenRejected) -> Response[Any]:
+    if wants_html(request):
+        return signin_redirect(request)
     return problem(401, "Not authenticated", exc.reason, request)
 
 
-def handle_webhook(
-    request: Request[Any, Any, Any], exc: WebhookRejected
-) -> Response[dict[str, Any]]:
+def handle_webhook(request: Request[Any, Any, Any], exc: WebhookRejected) -> Response[Any]:
     return problem(401, "Webhook rejected", exc.reason, request)
 
 
-def handle_domain(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def handle_domain(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     for kind, status, title in _DOMAIN_STATUS:
         if isinstance(exc, kind):
             extra = {"feature": exc.feature} if isinstance(exc, FeatureNotEnabled) else {}
@@ -67,7 +82,7 @@ def handle_domain(request: Request[Any, Any, Any], exc: Exception) -> Response[d
     return handle_unexpected(request, exc)
 
 
-def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException) and exc.extra:
         extra["errors"] = exc.extra
@@ -83,7 +98,7 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem(status, title.get(status, "Request failed"), str(exc.detail), request, **extra)
 
 
-def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,

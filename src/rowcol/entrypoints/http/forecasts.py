@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, MediaType, Request, get, post
 from litestar.params import Parameter
+from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED
 
 from rowcol.core.domain.errors import InvalidInput, NotFound
 from rowcol.core.domain.features import Feature
 from rowcol.core.domain.forecast import RecurringFlow, WeekForecast
 from rowcol.core.domain.ids import AdvisorId, BusinessId
+from rowcol.core.domain.money import Money
 from rowcol.core.services.forecasts import HORIZONS
 from rowcol.entrypoints.http.api import AdvisorPath, AppServices, ClientPath, CurrentActor
 from rowcol.entrypoints.http.auth import feature_guard
+from rowcol.entrypoints.http.charts import FanPoint, fan_chart
+from rowcol.entrypoints.http.pages import frame, wants_html
 from rowcol.entrypoints.http.schemas import MoneyOut
 from rowcol.ports.repository import ForecastSnapshot
 
@@ -112,33 +116,80 @@ class ForecastController(Controller):
     guards = [feature_guard]
     opt = {"feature": Feature.SMART_FEATURES_ENABLED}
 
-    @get("/", summary="The latest forecast (4, 8 or 13 weeks of it)")
+    @get(
+        "/",
+        summary="The latest forecast (4, 8 or 13 weeks of it); a page for browsers",
+    )
     async def latest(
         self,
+        request: Request[Any, Any, Any],
         advisor_id: AdvisorPath,
         client_id: ClientPath,
         actor: CurrentActor,
         services: AppServices,
         weeks: Weeks = 13,
-    ) -> ForecastOut:
+    ) -> ForecastOut | Template:
         _check_weeks(weeks)
-        found = await services.forecasts.latest(actor, AdvisorId(advisor_id), BusinessId(client_id))
-        if found is None:
-            raise NotFound(f"client {client_id} has no forecast yet; POST to make one")
-        return ForecastOut.of(found, weeks)
+        advisor, business = AdvisorId(advisor_id), BusinessId(client_id)
+        found = await services.forecasts.latest(actor, advisor, business)
+        if not wants_html(request):
+            if found is None:
+                raise NotFound(f"client {client_id} has no forecast yet; POST to make one")
+            return ForecastOut.of(found, weeks)
+        summary = await services.records.summary(actor, advisor, business)
+        position = await services.payments.position(actor, advisor, business)
+        context: dict[str, Any] = {
+            "frame": await frame(request, advisor_id),
+            "advisor_id": advisor_id,
+            "client_id": client_id,
+            "current": "forecast",
+            "business": summary.business,
+            "weeks": weeks,
+            "horizons": HORIZONS,
+            "snapshot": found,
+            "shown": found.forecast.weeks[:weeks] if found else (),
+            "buffer": position.buffer,
+            "money": _money,
+            "chart": None,
+            "categories": [],
+        }
+        if found is not None:
+            shown = found.forecast.weeks[:weeks]
+            context["chart"] = fan_chart(
+                [
+                    FanPoint(
+                        f"{w.starts_on:%-d %b}",
+                        w.p10.amount_minor,
+                        w.p50.amount_minor,
+                        w.p90.amount_minor,
+                    )
+                    for w in shown
+                ],
+                currency=position.buffer.currency,
+                buffer=position.buffer.amount_minor,
+            )
+            context["categories"] = sorted({c for w in shown for c in w.by_category})
+        return Template("forecast.html", context=context, media_type=MediaType.HTML)
 
     @post("/", summary="Make a fresh 13-week forecast and keep it", status_code=HTTP_201_CREATED)
     async def make(
         self,
+        request: Request[Any, Any, Any],
         advisor_id: AdvisorPath,
         client_id: ClientPath,
         actor: CurrentActor,
         services: AppServices,
-    ) -> ForecastOut:
+    ) -> ForecastOut | Redirect:
         made = await services.forecasts.forecast(
             actor, AdvisorId(advisor_id), BusinessId(client_id)
         )
+        if wants_html(request):
+            return Redirect(request.url.path, status_code=303)
         return ForecastOut.of(made)
+
+
+def _money(value: Money | None) -> str:
+    return "-" if value is None else value.format()
 
 
 def _check_weeks(weeks: int) -> None:

@@ -6,15 +6,17 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
-from litestar.response import Response
+from litestar.response import Response, Template
 
 from rowcol.bootstrap import Services
 from rowcol.core.domain.ids import AdvisorId
+from rowcol.core.services.rail_health import AdvisorRailHealth
 from rowcol.entrypoints.http.api import AdvisorPath, AppServices, CurrentActor
+from rowcol.entrypoints.http.pages import frame, wants_html
 from rowcol.ports.rail_health import RailHealth
 
 MAX_WEBHOOK_BYTES = 1_000_000
@@ -77,21 +79,79 @@ class RailHealthController(Controller):
         self, advisor_id: AdvisorPath, actor: CurrentActor, services: AppServices
     ) -> AdvisorRailHealthOut:
         found = await services.rail_health.for_advisor(actor, AdvisorId(advisor_id))
-        return AdvisorRailHealthOut(
-            connections=[
-                ConnectionOut(
-                    c.business_id,
-                    c.rail.value,
-                    c.status.value,
-                    c.account,
-                    c.detail,
-                    c.last_synced_at,
-                    c.last_error_at,
-                )
-                for c in found.connections
-            ],
-            calls=[RailHealthOut.of(h) for h in found.calls],
+        return _health_out(found)
+
+    @get(
+        "/",
+        summary="The rail connections page (browsers); JSON as /rails/health otherwise",
+    )
+    async def page(
+        self,
+        request: Request[Any, Any, Any],
+        advisor_id: AdvisorPath,
+        actor: CurrentActor,
+        services: AppServices,
+    ) -> AdvisorRailHealthOut | Template:
+        advisor = AdvisorId(advisor_id)
+        found = await services.rail_health.for_advisor(actor, advisor)
+        out = _health_out(found)
+        if not wants_html(request):
+            return out
+        clients = await services.clients.list_clients_for_advisor(actor, advisor)
+        names: dict[str, str] = {v.business.business_id: v.business.name for v in clients}
+        now = services.clock.now()
+        by_client: dict[str, list[ConnectionOut]] = {}
+        for c in sorted(out.connections, key=lambda c: (names.get(c.business_id, ""), c.rail)):
+            by_client.setdefault(c.business_id, []).append(c)
+        rails = sorted({c.rail for c in out.connections})
+        return Template(
+            "rails.html",
+            context={
+                "frame": await frame(request, advisor_id),
+                "advisor_id": advisor_id,
+                "rails": rails,
+                "rows": [
+                    (business_id, names.get(business_id, business_id), {c.rail: c for c in conns})
+                    for business_id, conns in by_client.items()
+                ],
+                "unconnected": sorted((name, b) for b, name in names.items() if b not in by_client),
+                "calls": sorted(out.calls, key=lambda h: (h.rail, h.key)),
+                "age": lambda at: _age(now, at),
+                "names": names,
+            },
+            media_type=MediaType.HTML,
         )
+
+
+def _age(now: datetime, at: datetime | None) -> str:
+    if at is None:
+        return "never"
+    seconds = int((now - at).total_seconds())
+    if seconds < 120:
+        return "just now"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 172800:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def _health_out(found: AdvisorRailHealth) -> AdvisorRailHealthOut:
+    return AdvisorRailHealthOut(
+        connections=[
+            ConnectionOut(
+                c.business_id,
+                c.rail.value,
+                c.status.value,
+                c.account,
+                c.detail,
+                c.last_synced_at,
+                c.last_error_at,
+            )
+            for c in found.connections
+        ],
+        calls=[RailHealthOut.of(h) for h in found.calls],
+    )
 
 
 async def _process_inbox(services: Services) -> None:
