@@ -213,8 +213,8 @@ async def test_each_client_of_the_advisor_is_one_row_with_its_facts(
         (Rail.PLAID, ConnectionStatus.FAILING, None),
         (Rail.QBO, ConnectionStatus.OK, NOW - timedelta(hours=2)),
     ]
-    assert acme.hygiene is None
-    assert beta == ClientFacts(BETA, "Beta", "USD", usd(0), None)
+    assert acme.hygiene == {}  # open hygiene issues by severity: none here
+    assert beta == ClientFacts(BETA, "Beta", "USD", usd(0), None, hygiene={})
 
 
 async def test_another_advisor_sees_only_its_own_client(uow_factory: UnitOfWorkFactory) -> None:
@@ -269,3 +269,53 @@ async def test_cash_follows_each_accounts_newest_balance_whatever_order_they_arr
     acme = (await _facts(uow_factory, ADV))[0]
     assert acme.cash == usd(9_00 + 250_00)
     assert acme.cash_as_of == NOW - timedelta(days=3)
+
+
+async def test_open_hygiene_issues_are_counted_by_severity_an_ended_snooze_as_open(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    from rowcol.core.domain.hygiene import (
+        HygieneIssue,
+        HygieneKind,
+        Severity,
+        issue_key,
+        observe,
+        resolve,
+        snooze,
+    )
+
+    await _seed(uow_factory)
+
+    def found(bill: str, severity: Severity) -> HygieneIssue:
+        return HygieneIssue(
+            key=issue_key(HygieneKind.BILL_WITHOUT_DUE_DATE, ACME, bill),
+            kind=HygieneKind.BILL_WITHOUT_DUE_DATE,
+            business_id=ACME,
+            severity=severity,
+            money_at_stake=usd(100_00),
+            since=TODAY - timedelta(days=3),
+            summary=f"bill {bill} has no due date",
+            records=(),
+            priority=1.0,
+        )
+
+    now = NOW - timedelta(days=2)
+    async with uow_factory() as uow:
+        seen = {
+            bill: observe(None, found(bill, severity), now)
+            for bill, severity in (
+                ("b1", Severity.CRITICAL),
+                ("b2", Severity.CRITICAL),
+                ("b3", Severity.LOW),
+                ("b4", Severity.HIGH),
+            )
+        }
+        for tracked in seen.values():
+            await uow.hygiene.save(tracked)
+        ended = snooze(seen["b3"], until=TODAY, by="u", note="later", now=now, today=now.date())
+        await uow.hygiene.save(ended)
+        await uow.hygiene.save(resolve(seen["b4"], by="u", note="done", now=now))
+        await uow.commit()
+    rows = await _facts(uow_factory, ADV)
+    assert rows[0].hygiene == {"critical": 2, "low": 1}
+    assert rows[1].hygiene == {}

@@ -75,6 +75,7 @@ class MemoryPortfolio(PortfolioReadModel):
             for c in await uow.connections.list(business_id)
         )
         owed: Money | None = total((i.balance for i in overdue), currency) if overdue else None
+        hygiene = (await uow.hygiene.open_counts([business_id], today=today)).get(business_id, {})
         return ClientFacts(
             business_id=business_id,
             name=business.name,
@@ -89,4 +90,5 @@ class MemoryPortfolio(PortfolioReadModel):
             overdue_invoices=len(overdue),
             overdue_receivables=owed,
             rails=tuple(sorted(rails, key=lambda r: r.rail.value)),
+            hygiene=hygiene,
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,10 +32,10 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import RowMapping
 
 from rowcol.adapters.sql import tables as t
 from rowcol.core.domain.connections import ConnectionStatus
+from rowcol.core.domain.hygiene import IssueStatus, Severity
 from rowcol.core.domain.ids import AdvisorId, BusinessId, Rail
 from rowcol.core.domain.money import Money
 from rowcol.core.domain.payments import PaymentStatus, VerificationDeadlines, VerificationStep
@@ -220,6 +220,28 @@ def portfolio_statement() -> Select[Any]:
         .cte("rails")
     )
 
+    hi = t.hygiene_issues.c
+    hygiene = (
+        select(
+            hi.business_id,
+            *(
+                func.sum(case((hi.severity == _text(level.value), _ONE), else_=_ZERO)).label(
+                    f"hygiene_{level.value}"
+                )
+                for level in Severity
+            ),
+        )
+        .where(
+            hi.business_id.in_(mine),
+            or_(
+                hi.status == _text(IssueStatus.OPEN.value),
+                and_(hi.status == _text(IssueStatus.SNOOZED.value), hi.snoozed_until <= today),
+            ),
+        )
+        .group_by(hi.business_id)
+        .cte("hygiene")
+    )
+
     fs = t.forecast_snapshots.c
     latest_forecast = (
         select(fs.snapshot_id)
@@ -253,6 +275,12 @@ def portfolio_statement() -> Select[Any]:
             overdue.c.overdue_minor,
             *(rails.c[f"{rail.value}_status"] for rail in RAILS),
             *(rails.c[f"{rail.value}_synced"] for rail in RAILS),
+            *(
+                func.coalesce(hygiene.c[f"hygiene_{level.value}"], _ZERO).label(
+                    f"hygiene_{level.value}"
+                )
+                for level in Severity
+            ),
         )
         .select_from(
             t.clients.join(t.businesses, b.business_id == c.business_id)
@@ -269,6 +297,7 @@ def portfolio_statement() -> Select[Any]:
                 and_(overdue.c.business_id == b.business_id, overdue.c.currency == b.currency),
             )
             .outerjoin(rails, rails.c.business_id == b.business_id)
+            .outerjoin(hygiene, hygiene.c.business_id == b.business_id)
         )
         .where(c.advisor_id == advisor)
         .order_by(b.business_id)
@@ -295,50 +324,65 @@ _STATUSES = {s.value: s for s in ConnectionStatus}
 _RAIL_COLUMNS = tuple((rail, f"{rail.value}_status", f"{rail.value}_synced") for rail in RAILS)
 
 
-def client_facts_of(row: RowMapping) -> ClientFacts:
-    """One row of `portfolio_statement()` as the domain's facts."""
-    currency = str(row["currency"])
+def client_facts_of(row: Sequence[Any]) -> ClientFacts:
+    """One row of `portfolio_statement()` (by position, in its column order) as the
+    domain's facts; a thousand of them make the console, so the work per row is kept small."""
+    at = _AT
+    currency = str(row[at["currency"]])
     summary = None
     buffer = None
-    if row["breach_probability"] is not None and row["low_point_minor"] is not None:
+    breach = row[at["breach_probability"]]
+    low = row[at["low_point_minor"]]
+    if breach is not None and low is not None:
+        runway = row[at["runway_weeks"]]
         summary = ForecastSummary(
-            low_point=Money(int(row["low_point_minor"]), str(row["low_point_currency"])),
-            low_week=int(row["low_week"]),
-            breach_probability=float(row["breach_probability"]),
-            breach_week=int(row["breach_week"]),
-            runway_weeks=None if row["runway_weeks"] is None else int(row["runway_weeks"]),
-            horizon_weeks=int(row["forecast_weeks"]),
+            low_point=Money(int(low), str(row[at["low_point_currency"]])),
+            low_week=int(row[at["low_week"]]),
+            breach_probability=float(breach),
+            breach_week=int(row[at["breach_week"]]),
+            runway_weeks=None if runway is None else int(runway),
+            horizon_weeks=int(row[at["forecast_weeks"]]),
         )
-        if row["buffer_minor"] is not None:
-            buffer = Money(int(row["buffer_minor"]), str(row["buffer_currency"]))
+        buffer_minor = row[at["buffer_minor"]]
+        if buffer_minor is not None:
+            buffer = Money(int(buffer_minor), str(row[at["buffer_currency"]]))
     rails = tuple(
         RailHealth(rail, _STATUSES[row[status]], _instant(row[synced]))
-        for rail, status, synced in _RAIL_COLUMNS
+        for rail, status, synced in _RAIL_AT
         if row[status] is not None
     )
-    overdue_minor = row["overdue_minor"]
+    overdue_minor = row[at["overdue_minor"]]
     return ClientFacts(
-        business_id=BusinessId(row["business_id"]),
-        name=str(row["name"]),
+        business_id=BusinessId(row[at["business_id"]]),
+        name=str(row[at["name"]]),
         currency=currency,
-        cash=Money(int(row["cash_minor"] or 0), currency),
-        cash_as_of=_instant(row["cash_as_of"]),
-        forecast_as_of=_day(row["forecast_as_of"]) if summary is not None else None,
+        cash=Money(int(row[at["cash_minor"]] or 0), currency),
+        cash_as_of=_instant(row[at["cash_as_of"]]),
+        forecast_as_of=_day(row[at["forecast_as_of"]]) if summary is not None else None,
         forecast=summary,
         buffer=buffer,
-        awaiting_approval=int(row["awaiting"]),
-        stuck_payments=int(row["stuck"]),
-        overdue_invoices=int(row["overdue_count"]),
+        awaiting_approval=int(row[at["awaiting"]]),
+        stuck_payments=int(row[at["stuck"]]),
+        overdue_invoices=int(row[at["overdue_count"]]),
         overdue_receivables=Money(int(overdue_minor), currency)
         if overdue_minor is not None
         else None,
         rails=rails,
+        hygiene={level: n for level, column in _HYGIENE_AT if (n := int(row[column] or 0))},
     )
 
 
 @functools.cache
 def _statement() -> Select[Any]:
     return portfolio_statement()
+
+
+_AT: Final = {name: n for n, name in enumerate(_statement().selected_columns.keys())}
+"""Each column's position in a row of the statement."""
+_RAIL_AT: Final = tuple(
+    (rail, _AT[f"{rail.value}_status"], _AT[f"{rail.value}_synced"]) for rail in RAILS
+)
+_HYGIENE_AT: Final = tuple((level.value, _AT[f"hygiene_{level.value}"]) for level in Severity)
 
 
 class SqlPortfolio(PortfolioReadModel):
@@ -354,5 +398,4 @@ class SqlPortfolio(PortfolioReadModel):
     ) -> Sequence[ClientFacts]:
         params = portfolio_parameters(advisor_id, today, deadlines)
         found = await self._db.read(_statement().params(params))
-        rows: list[RowMapping] = list(found.mappings())
-        return [client_facts_of(row) for row in rows]
+        return [client_facts_of(row) for row in found.all()]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -133,7 +133,15 @@ WATCH_POINTS: Final = 8
 class Reason:
     factor: Factor
     points: int
-    text: str
+    facts: ClientFacts = field(repr=False, compare=False)
+    detail: int = 0
+    """What the words need beyond the facts (the days a stale balance has aged)."""
+
+    @property
+    def text(self) -> str:
+        """The reason in plain words, written when asked: a console ranks a thousand
+        clients and shows the words of a page of them."""
+        return _describe(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,16 +207,7 @@ def assess(facts: ClientFacts, *, now: datetime) -> Assessment:
     summary = facts.forecast
     buffer = facts.buffer
     if summary is not None and summary.breach_probability > 0:
-        pct = round(summary.breach_probability * 100)
-        points = round(summary.breach_probability * 50)
-        where = f"the {buffer.format()} buffer" if buffer is not None else "its buffer"
-        reasons.append(
-            Reason(
-                Factor.BREACH,
-                points,
-                f"{max(pct, 1)}% chance of going below {where} in week {summary.breach_week}",
-            )
-        )
+        reasons.append(Reason(Factor.BREACH, round(summary.breach_probability * 50), facts))
     if (
         summary is not None
         and buffer is not None
@@ -217,74 +216,73 @@ def assess(facts: ClientFacts, *, now: datetime) -> Assessment:
     ):
         short = buffer.amount_minor - summary.low_point.amount_minor
         scale = max(buffer.amount_minor, 1)
-        points = 10 + min(20, short * 20 // scale)
-        reasons.append(
-            Reason(
-                Factor.LOW_POINT,
-                points,
-                f"forecast low point {summary.low_point.format()} in week {summary.low_week}, "
-                f"{Money(short, buffer.currency).format()} under the buffer",
-            )
-        )
+        reasons.append(Reason(Factor.LOW_POINT, 10 + min(20, short * 20 // scale), facts))
     if summary is not None and summary.runway_weeks is not None:
-        weeks = summary.runway_weeks
-        points = 12 + 2 * max(0, 13 - weeks)
-        text = (
-            "cash runs out this week"
-            if weeks == 0
-            else f"cash runs out after {_plural(weeks, 'week')}"
-        )
-        reasons.append(Reason(Factor.RUNWAY, points, text))
+        points = 12 + 2 * max(0, 13 - summary.runway_weeks)
+        reasons.append(Reason(Factor.RUNWAY, points, facts))
     if facts.stuck_payments:
-        n = facts.stuck_payments
-        reasons.append(
-            Reason(
-                Factor.STUCK_PAYMENTS,
-                6 * min(n, 5),
-                f"{_plural(n, 'payment')} stuck in verification",
-            )
-        )
+        reasons.append(Reason(Factor.STUCK_PAYMENTS, 6 * min(facts.stuck_payments, 5), facts))
     critical = (facts.hygiene or {}).get(CRITICAL, 0)
     if critical > 0:
-        reasons.append(
-            Reason(
-                Factor.CRITICAL_HYGIENE,
-                4 * min(critical, 5),
-                f"{_plural(critical, 'critical data issue')} open",
-            )
-        )
+        reasons.append(Reason(Factor.CRITICAL_HYGIENE, 4 * min(critical, 5), facts))
     age: int | None = None
     if facts.cash_as_of is None:
         # As bad as the stalest balance: nothing says what is in the bank.
-        reasons.append(Reason(Factor.STALE_CASH, _stale_points(10**6), "no bank balance yet"))
+        reasons.append(Reason(Factor.STALE_CASH, _stale_points(10**6), facts, -1))
     else:
         age = max(0, int((now - facts.cash_as_of).total_seconds()))
         hours = age // 3600
         if hours > STALE_CASH_HOURS:
             days = hours // 24
-            points = _stale_points(days)
-            reasons.append(
-                Reason(Factor.STALE_CASH, points, f"bank balance is {_plural(days, 'day')} old")
-            )
-    bad = sorted((r for r in facts.rails if r.status in _BAD_RAIL), key=lambda r: r.rail.value)
+            reasons.append(Reason(Factor.STALE_CASH, _stale_points(days), facts, days))
+    bad = [r for r in facts.rails if r.status in _BAD_RAIL]
     if bad:
         points = sum(7 if r.status is ConnectionStatus.NEEDS_ATTENTION else 5 for r in bad)
-        words = ", ".join(f"{r.rail.value.upper()} {_RAIL_WORDS[r.status]}" for r in bad)
-        reasons.append(Reason(Factor.FAILING_RAILS, points, words))
+        reasons.append(Reason(Factor.FAILING_RAILS, points, facts))
     if facts.overdue_invoices:
-        n = facts.overdue_invoices
-        owed = facts.overdue_receivables
-        reasons.append(
-            Reason(
-                Factor.OVERDUE_RECEIVABLES,
-                1 + min(n, 10) // 2,
-                f"{_plural(n, 'overdue invoice')}"
-                + (f" ({owed.format()})" if owed is not None else ""),
-            )
-        )
+        points = 1 + min(facts.overdue_invoices, 10) // 2
+        reasons.append(Reason(Factor.OVERDUE_RECEIVABLES, points, facts))
     reasons = [r for r in reasons if r.points > 0]
     reasons.sort(key=lambda r: (-r.points, _FACTOR_ORDER[r.factor]))
     return Assessment(facts, sum(r.points for r in reasons), tuple(reasons), age)
+
+
+def _describe(reason: Reason) -> str:
+    facts = reason.facts
+    summary = facts.forecast
+    buffer = facts.buffer
+    factor = reason.factor
+    if factor is Factor.BREACH and summary is not None:
+        pct = round(summary.breach_probability * 100)
+        where = f"the {buffer.format()} buffer" if buffer is not None else "its buffer"
+        return f"{max(pct, 1)}% chance of going below {where} in week {summary.breach_week}"
+    if factor is Factor.LOW_POINT and summary is not None and buffer is not None:
+        short = Money(buffer.amount_minor - summary.low_point.amount_minor, buffer.currency)
+        return (
+            f"forecast low point {summary.low_point.format()} in week {summary.low_week}, "
+            f"{short.format()} under the buffer"
+        )
+    if factor is Factor.RUNWAY and summary is not None and summary.runway_weeks is not None:
+        weeks = summary.runway_weeks
+        if weeks == 0:
+            return "cash runs out this week"
+        return f"cash runs out after {_plural(weeks, 'week')}"
+    if factor is Factor.STUCK_PAYMENTS:
+        return f"{_plural(facts.stuck_payments, 'payment')} stuck in verification"
+    if factor is Factor.CRITICAL_HYGIENE:
+        critical = (facts.hygiene or {}).get(CRITICAL, 0)
+        return f"{_plural(critical, 'critical data issue')} open"
+    if factor is Factor.STALE_CASH:
+        if reason.detail < 0:
+            return "no bank balance yet"
+        return f"bank balance is {_plural(reason.detail, 'day')} old"
+    if factor is Factor.FAILING_RAILS:
+        bad = sorted((r for r in facts.rails if r.status in _BAD_RAIL), key=lambda r: r.rail.value)
+        return ", ".join(f"{r.rail.value.upper()} {_RAIL_WORDS[r.status]}" for r in bad)
+    owed = facts.overdue_receivables
+    return f"{_plural(facts.overdue_invoices, 'overdue invoice')}" + (
+        f" ({owed.format()})" if owed is not None else ""
+    )
 
 
 def rank(assessments: Sequence[Assessment]) -> list[Assessment]:

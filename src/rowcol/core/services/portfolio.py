@@ -54,9 +54,15 @@ class PortfolioService:
             facts = await uow.portfolio.client_facts(
                 advisor.advisor_id, today=today, deadlines=self._deadlines
             )
-            counts = await uow.hygiene.open_counts([f.business_id for f in facts], today=today)
+            # A read model that counts hygiene issues itself saves the second query.
+            missing = [f.business_id for f in facts if f.hygiene is None]
+            counts = await uow.hygiene.open_counts(missing, today=today) if missing else {}
         assessed = [
-            assess(replace(f, hygiene=counts.get(f.business_id, {})), now=now) for f in facts
+            assess(
+                f if f.hygiene is not None else replace(f, hygiene=counts.get(f.business_id, {})),
+                now=now,
+            )
+            for f in facts
         ]
         return PortfolioConsole(advisor, console_page(assessed, query or ConsoleQuery()), now)
 
