@@ -211,19 +211,25 @@ class PlanningScene:
 async def _planning_scene(
     services: Services, firm: DemoFirm, payments: PaymentScene | None
 ) -> PlanningScene | None:
-    """Forecasts the lead advisor's clients (kept as snapshots), and for one of them other
+    """Forecasts every client (kept as snapshots: the console shows each one's low point
+    and breach chance), and for one of the lead advisor's clients other
     than the payment scene's adds and runs a what-if, proposes a pay schedule and runs its
     reminders (sent through the SendGrid simulator)."""
     lead = firm.advisors[0].advisor_id
     actor = await services.advisors.operator_for(lead)
-    mine = [c.business_id for c in firm.clients if c.advisor_id == lead]
     chosen: BusinessId | None = None
-    with click.progressbar(mine, label="Forecasting 13 weeks for each client") as bar:
-        for business_id in bar:
+    operators = {
+        a.advisor_id: await services.advisors.operator_for(a.advisor_id) for a in firm.advisors
+    }
+    with click.progressbar(firm.clients, label="Forecasting 13 weeks for every client") as bar:
+        for client in bar:
+            business_id = client.business_id
             if payments is not None and business_id == payments.business_id:
                 continue  # its week of bills is approved by hand in the payment scene
-            await services.forecasts.forecast(actor, lead, business_id)
-            chosen = chosen or business_id
+            advisor = client.advisor_id
+            await services.forecasts.forecast(operators[advisor], advisor, business_id)
+            if advisor == lead:
+                chosen = chosen or business_id
     if chosen is None:
         return None
     async with services.uow_factory() as uow:
