@@ -252,7 +252,13 @@ def test_the_hygiene_tray_opens_from_the_console_with_only_its_advisors_issues(
     assert issues.status_code == 200
     own = {c["client_id"] for c in demo.api("bookkeeper", f"/advisor/{demo.lead}/clients").json()}
     assert {i["client_id"] for i in issues.json()} <= own
-    assert page.locator("article.issue").count() == len(issues.json())
+    total = len(issues.json())
+    assert page.locator("article.issue").count() == min(total, 50)
+    if total > 50:  # the tray pages by 50, highest priority first
+        page.get_by_role("link", name="Next").click()
+        page.wait_for_url("**page=2**")
+        visit.shot()
+        assert page.locator("article.issue").count() == min(total - 50, 50)
 
     assert visit(f"/advisor/{demo.advisors[1]}/hygiene") == 403
     expect(page.get_by_role("alert")).to_contain_text("Error 403")

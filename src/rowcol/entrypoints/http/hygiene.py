@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
@@ -26,6 +26,9 @@ from rowcol.core.services.hygiene import TRAY_LIMIT, ScanResult, TrayItem
 from rowcol.entrypoints.http.api import AdvisorPath, AppServices, ClientPath, CurrentActor
 from rowcol.entrypoints.http.pages import frame, safe_next, wants_html
 from rowcol.entrypoints.http.schemas import MoneyOut, Strict
+
+PAGE_SIZE = 50
+"""Issues per page of the tray page (the JSON answers up to `limit` at once)."""
 
 KeyPath = Annotated[str, Parameter(description="The issue key (kind:business:ids)", max_length=512)]
 
@@ -162,6 +165,7 @@ class HygieneController(Controller):
         client: Annotated[str | None, QueryParameter(max_length=64)] = None,
         kind: Annotated[str | None, QueryParameter(max_length=48)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=5_000)] = TRAY_LIMIT,
+        page: Annotated[int, QueryParameter(ge=1, description="page of the tray (pages)")] = 1,
     ) -> list[IssueOut] | Template:
         issues = await tray_json(
             services, actor, advisor_id, status=status, client=client, kind=kind, limit=limit
@@ -169,7 +173,16 @@ class HygieneController(Controller):
         if not wants_html(request):
             return issues
         return await _tray_page(
-            request, services, actor, advisor_id, issues, status, client, kind, error=None
+            request,
+            services,
+            actor,
+            advisor_id,
+            issues,
+            status,
+            client,
+            kind,
+            error=None,
+            page=page,
         )
 
     @post(
@@ -300,17 +313,29 @@ async def _tray_page(
     kind: str | None,
     *,
     error: str | None,
+    page: int = 1,
 ) -> Template:
     clients = await services.clients.list_clients_for_advisor(actor, AdvisorId(advisor_id))
     severities = [s.value for s in reversed(Severity)]
     counts = {s: sum(1 for i in issues if i.severity == s) for s in severities}
     query = request.url.query
+    pages = max(1, -(-len(issues) // PAGE_SIZE))
+    page = min(page, pages)
+    first = (page - 1) * PAGE_SIZE
+    shown = issues[first : first + PAGE_SIZE]
+    kept = [(k, v) for k, v in request.query_params.items() if k != "page"]
     return Template(
         "hygiene.html",
         context={
             "frame": await frame(request, advisor_id),
             "advisor_id": advisor_id,
-            "issues": issues,
+            "issues": shown,
+            "total": len(issues),
+            "first": first + 1,
+            "last": first + len(shown),
+            "page": page,
+            "pages": pages,
+            "page_link": lambda n: "?" + urlencode([*kept, ("page", str(n))]),
             "status": status,
             "client": client or "",
             "kind": kind or "",
