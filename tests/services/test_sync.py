@@ -263,3 +263,41 @@ async def test_without_books_stripe_is_where_the_receivables_come_from(tmp_path:
     assert [i.invoice_id for i in stored[0]] == ["in_1"]
     async with uow() as unit:
         assert (await unit.invoices.list(biz), await unit.customers.list(biz)) == stored
+
+
+async def test_a_quick_sync_reads_accounts_again_only_for_an_account_it_does_not_know(
+    tmp_path: Path,
+) -> None:
+    sync, _, bank, biz, uow, _ = await setup(tmp_path)
+    await sync.sync_business(biz, rails=[Rail.PLAID])
+    reads = 0
+    listed = bank.list_accounts
+
+    async def counted(business_id: BusinessId) -> list[BankAccount]:
+        nonlocal reads
+        reads += 1
+        return list(await listed(business_id))
+
+    bank.list_accounts = counted  # type: ignore[method-assign]
+
+    def txn(n: int, account: str) -> BankTransaction:
+        return BankTransaction(
+            BankTransactionId(f"q{n}"),
+            biz,
+            BankAccountId(account),
+            Money(10, "USD"),
+            date(2026, 11, 2),
+            "quick",
+        )
+
+    bank.transactions[biz].append(txn(1, "acc-1"))
+    await sync.sync_business(biz, rails=[Rail.PLAID], balances=False)
+    assert reads == 0  # the account is known: no account read for a quick sync
+    savings = BankAccount(BankAccountId("acc-2"), biz, "Savings")
+    bank.accounts[biz].append(savings)
+    bank.transactions[biz].append(txn(2, "acc-2"))
+    await sync.sync_business(biz, rails=[Rail.PLAID], balances=False)
+    assert reads == 1
+    async with uow() as unit:
+        assert {a.account_id for a in await unit.bank_accounts.list(biz)} == {"acc-1", "acc-2"}
+        assert await unit.bank_transactions.count(biz) == 7

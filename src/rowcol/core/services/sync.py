@@ -110,8 +110,9 @@ class SmartSync:
         progress: ProgressFn | None = None,
         balances: bool = True,
     ) -> list[RailSyncResult]:
-        """`balances=False` leaves bank balances alone: they are rate-limited hard (Plaid:
-        5 a minute per item), and a caller after transactions does not need them."""
+        """`balances=False` leaves bank balances (and known bank accounts) alone: they are
+        rate-limited hard (Plaid: 5 and 15 a minute per item), and a caller after
+        transactions does not need them."""
         async with self._uow() as uow:
             connections = await uow.connections.list(business_id)
         wanted = set(rails or SYNCED_RAILS)
@@ -235,7 +236,10 @@ class SmartSync:
         bank = _require(self._bank, Rail.PLAID)
         async with self._uow() as uow:
             cursor = await uow.cursors.get(business_id, Rail.PLAID, TRANSACTIONS_STREAM)
-        accounts = await bank.list_accounts(business_id)
+            known = {a.account_id for a in await uow.bank_accounts.list(business_id)}
+        # A quick sync (for transactions only) reads the accounts again only when a
+        # transaction names one not stored yet: Plaid allows 15 account reads a minute.
+        accounts = await bank.list_accounts(business_id) if with_balances or not known else []
         balances = await bank.get_balances(business_id) if with_balances else []
         added: dict[str, BankTransaction] = {}
         removed: set[str] = set()
@@ -251,6 +255,8 @@ class SmartSync:
             next_cursor = page.next_cursor
             if not page.has_more:
                 break
+        if not accounts and any(t.account_id not in known for t in added.values()):
+            accounts = await bank.list_accounts(business_id)
         async with self._uow() as uow:
             await uow.bank_accounts.upsert(accounts)
             await uow.balances.add(balances)
