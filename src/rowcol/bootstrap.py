@@ -421,8 +421,12 @@ def with_plugins(rails: RailSet, plugins: list[RailPlugin]) -> RailSet:
     )
 
 
-def _sync_handler(sync: SmartSync, uow: UnitOfWorkFactory, rail: Rail) -> WebhookHandler:
-    """A webhook names the rail's account; sync the businesses connected through it."""
+def _sync_handler(
+    sync: SmartSync, uow: UnitOfWorkFactory, rail: Rail, *, balances: bool = True
+) -> WebhookHandler:
+    """A webhook names the rail's account; sync the businesses connected through it.
+    `balances=False` for a rail whose webhooks say only that transactions changed (Plaid):
+    its balance reads are scarce (5 a minute), and the guardrail refreshes what it needs."""
 
     async def handle(event: StoredWebhook) -> None:
         if not event.account:
@@ -430,7 +434,7 @@ def _sync_handler(sync: SmartSync, uow: UnitOfWorkFactory, rail: Rail) -> Webhoo
         async with uow() as unit:
             connections = await unit.connections.find_by_account(rail, event.account)
         for connection in connections:
-            result = await sync.sync_rail(connection)
+            result = await sync.sync_rail(connection, balances=balances)
             if not result.ok:
                 raise RuntimeError(result.error or "sync failed")
 
@@ -607,7 +611,7 @@ class Container(containers.DeclarativeContainer):
     )
     webhook_handlers = providers.Callable(
         lambda sync, uow, subscriptions, verification, messages: {
-            Rail.PLAID: _sync_handler(sync, uow, Rail.PLAID),
+            Rail.PLAID: _sync_handler(sync, uow, Rail.PLAID, balances=False),
             Rail.QBO: _sync_handler(sync, uow, Rail.QBO),
             Rail.STRIPE: _sync_handler(sync, uow, Rail.STRIPE),
             Rail.RAMP: _ramp_handler(subscriptions, verification),
