@@ -138,7 +138,8 @@ def _timing_floor(records: list[BusinessData], origins: int) -> tuple[float, flo
                     for i in open_then
                     if i.paid_date is not None and week.starts_on <= i.paid_date <= week.ends_on
                 )
-                projected = week.by_category.get(INVOICES_CATEGORY, Money(0, "USD")).amount_minor
+                found = week.by_category.get(INVOICES_CATEGORY)
+                projected = found.amount_minor if found is not None else 0
                 ours += abs(projected - paid)
                 floor += abs(hindsight[n] - paid)
                 actual += paid

@@ -11,6 +11,7 @@ from typing import Final
 
 from rowcol.core.domain.cash import runway
 from rowcol.core.domain.errors import InvalidInput
+from rowcol.core.domain.forecast import open_at
 from rowcol.core.domain.money import Money, total
 from rowcol.core.domain.records import (
     BankTransaction,
@@ -82,33 +83,27 @@ def aging(owed: Iterable[tuple[date | None, Money]], *, as_of: date, currency: s
 def receivables_owed(invoices: Iterable[Invoice], *, on: date) -> list[tuple[date | None, Money]]:
     """What customers owed at the end of `on`: invoices issued by then and not yet paid
     then (today's open balance; the whole amount of one paid later)."""
-    out: list[tuple[date | None, Money]] = []
-    for invoice in invoices:
-        if invoice.status is InvoiceStatus.VOID or invoice.issue_date > on:
-            continue
-        if invoice.paid_date is not None and invoice.paid_date <= on:
-            continue
-        if invoice.status is InvoiceStatus.PAID and invoice.paid_date is None:
-            continue  # paid on a day the books do not say
-        owed = invoice.amount if invoice.paid_date is not None else invoice.balance
-        if not owed.is_zero:
-            out.append((invoice.due_date, owed))
-    return out
+    return _owed(invoices, on, frozenset({InvoiceStatus.OPEN, InvoiceStatus.DISPUTED}))
 
 
 def payables_owed(bills: Iterable[Bill], *, on: date) -> list[tuple[date | None, Money]]:
     """What the business owed its vendors at the end of `on`, as for receivables."""
+    return _owed(bills, on, frozenset({BillStatus.OPEN}))
+
+
+def _owed(
+    records: Iterable[Bill | Invoice],
+    on: date,
+    open_statuses: frozenset[BillStatus | InvoiceStatus],
+) -> list[tuple[date | None, Money]]:
     out: list[tuple[date | None, Money]] = []
-    for bill in bills:
-        if bill.status is BillStatus.VOID or bill.issue_date > on:
+    for record in records:
+        if record.issue_date > on:
             continue
-        if bill.paid_date is not None and bill.paid_date <= on:
-            continue
-        if bill.status is BillStatus.PAID and bill.paid_date is None:
-            continue  # paid on a day the books do not say
-        owed = bill.amount if bill.paid_date is not None else bill.balance
-        if not owed.is_zero:
-            out.append((bill.due_date, owed))
+        is_open = record.status in open_statuses
+        minor = open_at(record.balance, record.amount, record.paid_date, is_open, on)
+        if minor:
+            out.append((record.due_date, Money(minor, record.amount.currency)))
     return out
 
 

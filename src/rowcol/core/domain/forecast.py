@@ -504,7 +504,7 @@ def _habits(observed: Mapping[CustomerId | None, list[int]]) -> dict[CustomerId 
     return out
 
 
-def _open_at(balance: Money, amount: Money, paid: date | None, is_open: bool, as_of: date) -> int:
+def open_at(balance: Money, amount: Money, paid: date | None, is_open: bool, as_of: date) -> int:
     """What was still owed at as_of: the whole amount if it was paid later."""
     if paid is not None and paid > as_of:
         return amount.amount_minor
@@ -515,7 +515,7 @@ def _project_bills(plan: _Plan, data: ForecastInput, history: _History) -> None:
     as_of = data.as_of
     fallback = history.bill_lag("")
     for bill in history.known_bills:
-        owed = _open_at(
+        owed = open_at(
             bill.balance, bill.amount, bill.paid_date, bill.status is BillStatus.OPEN, as_of
         )
         if owed <= 0:
@@ -609,7 +609,7 @@ def _project_invoices(plan: _Plan, data: ForecastInput, history: _History) -> No
         if invoice.status is InvoiceStatus.DISPUTED:
             # Disputed money is not counted on until the dispute is settled.
             continue
-        owed = _open_at(
+        owed = open_at(
             invoice.balance,
             invoice.amount,
             invoice.paid_date,

@@ -256,14 +256,14 @@ async def _page(
     *,
     ran: RunOut | None,
 ) -> Template:
-    summary = await services.records.summary(actor, AdvisorId(advisor_id), BusinessId(client_id))
+    scoped = await services.clients.get_client(actor, AdvisorId(advisor_id), BusinessId(client_id))
     return Template(
         "collections.html",
         context={
             "frame": await frame(request, advisor_id),
             "advisor_id": advisor_id,
             "client_id": client_id,
-            "business": summary.business,
+            "business": scoped.business,
             "current": "collections",
             "c": out,
             "ran": ran,

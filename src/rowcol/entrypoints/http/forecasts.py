@@ -136,19 +136,21 @@ class ForecastController(Controller):
             if found is None:
                 raise NotFound(f"client {client_id} has no forecast yet; POST to make one")
             return ForecastOut.of(found, weeks)
-        summary = await services.records.summary(actor, advisor, business)
-        position = await services.payments.position(actor, advisor, business)
+        scoped = await services.clients.get_client(actor, advisor, business)
+        buffer = found.buffer if found is not None else None
+        if buffer is None:
+            buffer = (await services.payments.position(actor, advisor, business)).buffer
         context: dict[str, Any] = {
             "frame": await frame(request, advisor_id),
             "advisor_id": advisor_id,
             "client_id": client_id,
             "current": "forecast",
-            "business": summary.business,
+            "business": scoped.business,
             "weeks": weeks,
             "horizons": HORIZONS,
             "snapshot": found,
             "shown": found.forecast.weeks[:weeks] if found else (),
-            "buffer": position.buffer,
+            "buffer": buffer,
             "money": _money,
             "chart": None,
             "categories": [],
@@ -165,8 +167,8 @@ class ForecastController(Controller):
                     )
                     for w in shown
                 ],
-                currency=position.buffer.currency,
-                buffer=position.buffer.amount_minor,
+                currency=buffer.currency,
+                buffer=buffer.amount_minor,
             )
             context["categories"] = sorted({c for w in shown for c in w.by_category})
         return Template("forecast.html", context=context, media_type=MediaType.HTML)
