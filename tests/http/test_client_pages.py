@@ -107,7 +107,7 @@ async def test_a_scenario_is_made_from_the_form_run_and_compared(site: Site) -> 
     )
     assert bad.status_code == 422 and "whole number" in bad.text
     twice = await site.client.post(f"{site.base}/scenarios/new", data=form, headers=site.headers)
-    assert twice.status_code == 422 and "late-customer" in twice.text
+    assert twice.status_code == 409 and "late-customer" in twice.text
     gone = await site.client.post(
         f"{site.base}/scenarios/late-customer/delete", headers=site.headers, follow_redirects=False
     )

@@ -23,6 +23,7 @@ from rowcol.core.domain.schedule import Schedule
 from rowcol.core.domain.tenancy import Actor
 from rowcol.core.services.payments import BillResult, Outcome, PayableBill, PaymentView
 from rowcol.entrypoints.http.api import AdvisorPath, AppServices, ClientPath, CurrentActor
+from rowcol.entrypoints.http.errors import status_of
 from rowcol.entrypoints.http.pages import frame
 
 IN_FLIGHT = (
@@ -80,20 +81,18 @@ class DecisionController(Controller):
         pay_on_text = str(form.get("pay_on", "")).strip()
         done: list[Done] = []
         error = None
+        status = 200
         try:
             if not bill_ids:
                 raise InvalidInput("choose at least one bill")
             if len(bill_ids) > MAX_BATCH:
                 raise InvalidInput(f"at most {MAX_BATCH} bills in one batch")
-            pay_on = date.fromisoformat(pay_on_text) if pay_on_text else None
+            pay_on = _day(pay_on_text)
             done = await _apply(
                 services, actor, advisor_id, client_id, action, bill_ids, note, pay_on
             )
-        except ValueError:
-            error = "the pay date must be a date (YYYY-MM-DD)"
         except DomainError as exc:
-            error = str(exc)
-        status = 200 if error is None else 422
+            error, status = str(exc), status_of(exc)
         return await _render(
             request, services, actor, advisor_id, client_id, done=done, error=error, status=status
         )
@@ -142,6 +141,15 @@ async def _apply(
             out.append(Done(bill_id, vendor, "held", f"payment {held.payment_id} withdrawn", None))
         return out
     raise InvalidInput("the action must be approve, prepare or hold")
+
+
+def _day(text: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("the pay date must be a date (YYYY-MM-DD)") from None
 
 
 def _done(result: BillResult, vendor: str) -> Done:

@@ -36,6 +36,12 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
 ]
 
 
+def status_of(exc: Exception) -> int:
+    """The HTTP status a domain or port error answers with (pages that show the reason
+    inline answer with it too)."""
+    return next((status for kind, status, _ in _DOMAIN_STATUS if isinstance(exc, kind)), 500)
+
+
 def problem(
     status: int, title: str, detail: str, request: Request[Any, Any, Any], **extra: Any
 ) -> Response[Any]:

@@ -24,6 +24,7 @@ from rowcol.core.domain.ids import AdvisorId, BusinessId
 from rowcol.core.domain.tenancy import Actor
 from rowcol.core.services.hygiene import TRAY_LIMIT, ScanResult, TrayItem
 from rowcol.entrypoints.http.api import AdvisorPath, AppServices, ClientPath, CurrentActor
+from rowcol.entrypoints.http.errors import status_of
 from rowcol.entrypoints.http.pages import frame, safe_next, wants_html
 from rowcol.entrypoints.http.schemas import MoneyOut, Strict
 
@@ -227,7 +228,7 @@ class HygieneController(Controller):
             page = await _tray_page(
                 request, services, actor, advisor_id, issues, "open", None, None, error=str(exc)
             )
-            page.status_code = 422
+            page.status_code = status_of(exc)
             return page
         return Redirect(back, status_code=303)
 

@@ -29,6 +29,7 @@ from rowcol.core.services.scenarios import ScenarioRun
 from rowcol.entrypoints.http.api import AdvisorPath, AppServices, ClientPath, CurrentActor
 from rowcol.entrypoints.http.auth import feature_guard
 from rowcol.entrypoints.http.charts import comparison_chart
+from rowcol.entrypoints.http.errors import status_of
 from rowcol.entrypoints.http.pages import frame, wants_html
 from rowcol.entrypoints.http.schemas import MoneyOut, Strict
 
@@ -150,7 +151,10 @@ class ScenarioController(Controller):
         form = await request.form()
         field = {k: str(form.get(k, "")).strip() for k in _FORM_FIELDS}
         try:
-            change = _change_from_form(field)
+            scoped = await services.clients.get_client(
+                actor, AdvisorId(advisor_id), BusinessId(client_id)
+            )
+            change = _change_from_form(field, scoped.business.currency)
             await services.scenarios.create(
                 actor,
                 AdvisorId(advisor_id),
@@ -161,7 +165,13 @@ class ScenarioController(Controller):
             )
         except DomainError as exc:
             return await _page(
-                request, services, actor, advisor_id, client_id, error=str(exc), status=422
+                request,
+                services,
+                actor,
+                advisor_id,
+                client_id,
+                error=str(exc),
+                status=status_of(exc),
             )
         return Redirect(f"{_base(advisor_id, client_id)}#s-{field['name']}", status_code=303)
 
@@ -261,8 +271,9 @@ def _base(advisor_id: str, client_id: str) -> str:
     return f"/advisor/{advisor_id}/clients/{client_id}/scenarios"
 
 
-def _change_from_form(field: dict[str, str]) -> dict[str, Any]:
-    """The form's fields as one change in the API's JSON form (checked by changes_of)."""
+def _change_from_form(field: dict[str, str], currency: str) -> dict[str, Any]:
+    """The form's fields as one change in the API's JSON form (checked by changes_of); a
+    new cost is in the business's currency."""
     kind = field["kind"]
     if kind == "customer_late":
         if not field["days"].lstrip("-").isdigit():
@@ -275,7 +286,7 @@ def _change_from_form(field: dict[str, str]) -> dict[str, Any]:
             "kind": kind,
             "label": field["label"],
             "amount": field["amount"],
-            "currency": field.get("currency") or "USD",
+            "currency": currency,
             "every": field["every"],
             "from": field["from"],
             "until": None,
@@ -296,7 +307,7 @@ async def _page(
     status: int = 200,
 ) -> Template:
     advisor, business = AdvisorId(advisor_id), BusinessId(client_id)
-    summary = await services.records.summary(actor, advisor, business)
+    scoped = await services.clients.get_client(actor, advisor, business)
     runs = await services.scenarios.latest_runs(actor, advisor, business)
     customers = await services.records.customers(actor, advisor, business)
     position = await services.payments.position(actor, advisor, business)
@@ -320,7 +331,7 @@ async def _page(
             "frame": await frame(request, advisor_id),
             "advisor_id": advisor_id,
             "client_id": client_id,
-            "business": summary.business,
+            "business": scoped.business,
             "current": "scenarios",
             "runs": runs,
             "charts": charts,
