@@ -23,7 +23,7 @@ from rowcol.core.domain.ids import (
 )
 from rowcol.core.domain.money import Money
 from rowcol.core.domain.payments import Payment, PaymentStatus
-from rowcol.core.domain.portfolio import ClientFacts
+from rowcol.core.domain.portfolio import ClientFacts, ClientSignals, signals_of
 from rowcol.core.domain.records import Balance, Invoice, InvoiceStatus
 from rowcol.core.domain.tenancy import Advisor, Business, Client, Firm
 from rowcol.ports.repository import ForecastSnapshot, UnitOfWorkFactory
@@ -185,9 +185,18 @@ async def _seed(uow_factory: UnitOfWorkFactory) -> None:
         await uow.commit()
 
 
-async def _facts(uow_factory: UnitOfWorkFactory, advisor: AdvisorId) -> list[ClientFacts]:
+async def _signals(uow_factory: UnitOfWorkFactory, advisor: AdvisorId) -> list[ClientSignals]:
     async with uow_factory() as uow:
-        return list(await uow.portfolio.client_facts(advisor, today=TODAY))
+        return list(await uow.portfolio.client_signals(advisor, today=TODAY))
+
+
+async def _facts(uow_factory: UnitOfWorkFactory, advisor: AdvisorId) -> list[ClientFacts]:
+    """Each row's full facts, after checking that the numbers the console ranks by agree
+    with them (a read model may read both from storage its own way)."""
+    signals = await _signals(uow_factory, advisor)
+    facts = [s.detail() for s in signals]
+    assert [s.numbers for s in signals] == [signals_of(f).numbers for f in facts]
+    return facts
 
 
 async def test_each_client_of_the_advisor_is_one_row_with_its_facts(
@@ -215,6 +224,25 @@ async def test_each_client_of_the_advisor_is_one_row_with_its_facts(
     ]
     assert acme.hygiene == {}  # open hygiene issues by severity: none here
     assert beta == ClientFacts(BETA, "Beta", "USD", usd(0), None, hygiene={})
+    ranked_by = (await _signals(uow_factory, ADV))[0]
+    assert ranked_by.numbers == (
+        ACME,
+        "Acme",
+        1_250_00,
+        NOW - timedelta(days=3),
+        0.625,
+        -50_00,
+        200_00,
+        1,
+        2,
+        2,
+        2,
+        450_00,
+        0,
+        0,
+        1,
+        0,
+    )
 
 
 async def test_another_advisor_sees_only_its_own_client(uow_factory: UnitOfWorkFactory) -> None:
@@ -319,3 +347,5 @@ async def test_open_hygiene_issues_are_counted_by_severity_an_ended_snooze_as_op
     rows = await _facts(uow_factory, ADV)
     assert rows[0].hygiene == {"critical": 2, "low": 1}
     assert rows[1].hygiene == {}
+    acme = (await _signals(uow_factory, ADV))[0]
+    assert (acme.critical_issues, acme.open_issues) == (2, 3)

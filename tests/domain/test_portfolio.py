@@ -4,8 +4,10 @@ order is total and stable, and the console's sorting, filters and pages hold tog
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -27,11 +29,14 @@ from rowcol.core.domain.portfolio import (
     RailHealth,
     RiskLevel,
     SortKey,
+    Triage,
     assess,
     console_page,
     late_cutoff,
     rank,
+    signals_of,
     summarize,
+    triage,
 )
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -82,6 +87,10 @@ facts = st.builds(
 
 def score(f: ClientFacts) -> int:
     return assess(f, now=NOW).score
+
+
+def scored(f: ClientFacts) -> Triage:
+    return triage(signals_of(f), now=NOW)
 
 
 def _worse(f: ClientFacts, data: st.DataObject) -> ClientFacts:
@@ -138,9 +147,9 @@ def test_a_worse_client_never_ranks_below_the_same_client(
     f: ClientFacts, data: st.DataObject
 ) -> None:
     worse = replace(_worse(f, data), business_id=BusinessId("biz-worse"))
-    ranked = rank([assess(f, now=NOW), assess(worse, now=NOW)])
+    ranked = rank([scored(f), scored(worse)])
     if score(worse) > score(f):
-        assert ranked[0].facts is worse
+        assert ranked[0].signals.detail() is worse
 
 
 @given(facts)
@@ -161,11 +170,11 @@ def test_the_reason_names_the_factor_with_the_most_points(f: ClientFacts) -> Non
 def test_ranking_is_total_and_does_not_depend_on_input_order(
     rows: list[ClientFacts], rnd: random.Random
 ) -> None:
-    assessed = [assess(f, now=NOW) for f in rows]
+    assessed = [scored(f) for f in rows]
     shuffled = list(assessed)
     rnd.shuffle(shuffled)
-    first = [a.facts.business_id for a in rank(assessed)]
-    assert first == [a.facts.business_id for a in rank(shuffled)]
+    first = [t.signals.business_id for t in rank(assessed)]
+    assert first == [t.signals.business_id for t in rank(shuffled)]
     assert sorted(first) == sorted(f.business_id for f in rows)
     scores = [a.score for a in rank(assessed)]
     assert scores == sorted(scores, reverse=True)
@@ -187,11 +196,11 @@ def test_every_sort_pages_through_each_matching_client_once_whatever_the_input_o
     per_page: int,
     rnd: random.Random,
 ) -> None:
-    assessed = [assess(f, now=NOW) for f in rows]
+    assessed = [scored(f) for f in rows]
     shuffled = list(assessed)
     rnd.shuffle(shuffled)
 
-    def walk(items: list[Assessment]) -> list[str]:
+    def walk(items: list[Triage]) -> list[str]:
         seen: list[str] = []
         page = 1
         while True:
@@ -209,6 +218,51 @@ def test_every_sort_pages_through_each_matching_client_once_whatever_the_input_o
     first = console_page(assessed, ConsoleQuery(filters=filters))
     assert len(seen) == len(set(seen)) == first.matched
     assert first.totals.clients == len(rows)
+
+
+_BY_FACTS: dict[SortKey, Callable[[Assessment], Any]] = {
+    SortKey.RISK: lambda a: a.score,
+    SortKey.NAME: lambda a: a.facts.name.casefold(),
+    SortKey.CASH: lambda a: a.facts.cash.amount_minor,
+    SortKey.CASH_AGE: lambda a: (
+        float("inf") if a.facts.cash_as_of is None else -a.facts.cash_as_of.timestamp()
+    ),
+    SortKey.RUNWAY: lambda a: (
+        float("inf")
+        if a.facts.forecast is None or a.facts.forecast.runway_weeks is None
+        else a.facts.forecast.runway_weeks
+    ),
+    SortKey.HEADROOM: lambda a: float("inf") if a.headroom is None else a.headroom.amount_minor,
+    SortKey.BREACH: lambda a: a.facts.forecast.breach_probability if a.facts.forecast else 0.0,
+    SortKey.HYGIENE: lambda a: (a.critical_issues, sum((a.facts.hygiene or {}).values())),
+    SortKey.AWAITING: lambda a: a.facts.awaiting_approval,
+    SortKey.STUCK: lambda a: a.facts.stuck_payments,
+    SortKey.OVERDUE: lambda a: (
+        a.facts.overdue_invoices,
+        a.facts.overdue_receivables.amount_minor if a.facts.overdue_receivables else 0,
+    ),
+    SortKey.RAILS: lambda a: a.failing_rails,
+}
+"""Each column's value as a person reads it off the shown facts."""
+
+
+@given(
+    st.lists(facts, min_size=1, max_size=25, unique_by=lambda f: f.business_id),
+    st.sampled_from(list(SortKey)),
+    st.booleans(),
+)
+def test_a_sorted_page_is_in_the_order_of_the_facts_it_shows(
+    rows: list[ClientFacts], key: SortKey, descending: bool
+) -> None:
+    """Ranking reads the flat signals; what a page shows comes from the full facts. The
+    two agree: the shown column is in order, and each row's score is its own."""
+    shown = console_page(
+        [scored(f) for f in rows], ConsoleQuery(sort=key, descending=descending, per_page=200)
+    ).rows
+    values = [_BY_FACTS[key](a) for a in shown]
+    assert values == sorted(values, reverse=descending)
+    for a in shown:
+        assert a == assess(a.facts, now=NOW)
 
 
 def _facts(name: str, **change: object) -> ClientFacts:
@@ -242,9 +296,9 @@ def test_a_quiet_client_is_calm_with_nothing_to_say() -> None:
 
 def test_search_is_case_blind_and_filters_combine() -> None:
     rows = [
-        assess(_facts("Acme Bakery", stuck_payments=1), now=NOW),
-        assess(_facts("Bakery Two"), now=NOW),
-        assess(_facts("Zed", stuck_payments=2), now=NOW),
+        scored(_facts("Acme Bakery", stuck_payments=1)),
+        scored(_facts("Bakery Two")),
+        scored(_facts("Zed", stuck_payments=2)),
     ]
     found = console_page(rows, ConsoleQuery(search="  BAKERY ", filters=frozenset({Filter.STUCK})))
     assert [a.facts.name for a in found.rows] == ["Acme Bakery"]
@@ -255,7 +309,7 @@ def test_search_is_case_blind_and_filters_combine() -> None:
 
 
 def test_a_page_past_the_end_shows_the_last_page_and_bad_paging_is_refused() -> None:
-    rows = [assess(_facts(f"C{i:02}"), now=NOW) for i in range(5)]
+    rows = [scored(_facts(f"C{i:02}")) for i in range(5)]
     last = console_page(rows, ConsoleQuery(sort=SortKey.NAME, page=9, per_page=2))
     assert (last.page, last.pages, [a.facts.name for a in last.rows]) == (3, 3, ["C04"])
     with pytest.raises(InvalidInput):

@@ -30,7 +30,7 @@ from rowcol.core.domain.ids import (
 )
 from rowcol.core.domain.money import Money
 from rowcol.core.domain.payments import Payment, PaymentStatus, VerificationDeadlines
-from rowcol.core.domain.portfolio import ClientFacts
+from rowcol.core.domain.portfolio import ClientSignals
 from rowcol.core.domain.records import (
     Balance,
     BankAccount,
@@ -363,18 +363,19 @@ class HygieneRepository(Protocol):
 class PortfolioReadModel(Protocol):
     """The portfolio console's rows, read in one go for every client of an advisor."""
 
-    async def client_facts(
+    async def client_signals(
         self,
         advisor_id: AdvisorId,
         *,
         today: date,
         deadlines: VerificationDeadlines | None = None,
-    ) -> Sequence[ClientFacts]:
-        """One row per client, ordered by business name then id: cash from each account's
-        latest balance in the business's currency, the latest baseline forecast's summary,
+    ) -> Sequence[ClientSignals]:
+        """One row per client, ordered by business id: cash from each account's latest
+        balance in the business's currency, the latest baseline forecast's summary,
         payments awaiting approval, payments stuck or past their next confirmation's
-        deadline, invoices open and due before `today`, and rail connections. Hygiene
-        counts are left unknown (None)."""
+        deadline, invoices open and due before `today`, rail connections and open hygiene
+        issues by severity. Each row's `detail()` gives the same as full facts; it is
+        asked for only for the rows a page shows, so it should not read storage again."""
         ...
 
 

@@ -14,7 +14,14 @@ from rowcol.core.domain.payments import (
     VerificationDeadlines,
     VerificationStep,
 )
-from rowcol.core.domain.portfolio import ClientFacts, RailHealth, late_cutoff, summarize
+from rowcol.core.domain.portfolio import (
+    ClientFacts,
+    ClientSignals,
+    RailHealth,
+    late_cutoff,
+    signals_of,
+    summarize,
+)
 from rowcol.core.domain.records import InvoiceStatus
 from rowcol.core.domain.tenancy import Business
 from rowcol.ports.repository import PortfolioReadModel, UnitOfWork
@@ -41,17 +48,17 @@ class MemoryPortfolio(PortfolioReadModel):
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def client_facts(
+    async def client_signals(
         self,
         advisor_id: AdvisorId,
         *,
         today: date,
         deadlines: VerificationDeadlines | None = None,
-    ) -> Sequence[ClientFacts]:
+    ) -> Sequence[ClientSignals]:
         deadlines = deadlines or VerificationDeadlines()
         found = await self._uow.clients.list_for_advisor(advisor_id)
         out = [await self._facts(business, today, deadlines) for _, business in found]
-        return sorted(out, key=lambda f: f.business_id)
+        return [signals_of(f) for f in sorted(out, key=lambda f: f.business_id)]
 
     async def _facts(
         self, business: Business, today: date, deadlines: VerificationDeadlines

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Date,
+    DateTime,
     Executable,
     Integer,
     Select,
@@ -39,7 +40,14 @@ from rowcol.core.domain.hygiene import IssueStatus, Severity
 from rowcol.core.domain.ids import AdvisorId, BusinessId, Rail
 from rowcol.core.domain.money import Money
 from rowcol.core.domain.payments import PaymentStatus, VerificationDeadlines, VerificationStep
-from rowcol.core.domain.portfolio import ClientFacts, ForecastSummary, RailHealth, late_cutoff
+from rowcol.core.domain.portfolio import (
+    CRITICAL,
+    ClientFacts,
+    ClientSignals,
+    ForecastSummary,
+    RailHealth,
+    late_cutoff,
+)
 from rowcol.core.domain.records import Balance, InvoiceStatus
 from rowcol.ports.repository import PortfolioReadModel
 
@@ -64,6 +72,10 @@ def _text(value: str) -> ColumnElement[str]:
 
 
 _ONE = literal_column("1", Integer)
+_INSTANT = DateTime(timezone=True)
+"""Aggregated instants are read as the driver gives them (`_instant` makes them UTC):
+a thousand rows skip the column type's per-value conversion."""
+_BAD_RAILS = (ConnectionStatus.FAILING, ConnectionStatus.NEEDS_ATTENTION)
 _ZERO = literal_column("0", Integer)
 
 
@@ -71,7 +83,9 @@ class _Db(Protocol):
     @property
     def dialect(self) -> str: ...
 
-    async def read(self, statement: Executable) -> CursorResult[Any]: ...
+    async def read(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]: ...
 
     async def write_many(
         self, statement: Executable, rows: Sequence[Mapping[str, Any]]
@@ -144,7 +158,7 @@ def portfolio_statement() -> Select[Any]:
             nb.business_id,
             nb.current_currency.label("currency"),
             func.sum(nb.current_minor).label("cash_minor"),
-            func.min(nb.as_of).label("cash_as_of"),
+            func.min(nb.as_of, type_=_INSTANT).label("cash_as_of"),
         )
         .where(nb.business_id.in_(mine))
         .group_by(nb.business_id, nb.current_currency)
@@ -210,9 +224,16 @@ def portfolio_statement() -> Select[Any]:
             ),
             *(
                 func.max(
-                    case((rc.rail == _text(rail.value), rc.last_synced_at), else_=null())
+                    case((rc.rail == _text(rail.value), rc.last_synced_at), else_=null()),
+                    type_=_INSTANT,
                 ).label(f"{rail.value}_synced")
                 for rail in RAILS
+            ),
+            *(
+                func.sum(case((rc.status == _text(status.value), _ONE), else_=_ZERO)).label(
+                    f"rails_{status.value}"
+                )
+                for status in _BAD_RAILS
             ),
         )
         .where(rc.business_id.in_(mine))
@@ -230,6 +251,7 @@ def portfolio_statement() -> Select[Any]:
                 )
                 for level in Severity
             ),
+            func.count().label("hygiene_open"),
         )
         .where(
             hi.business_id.in_(mine),
@@ -280,6 +302,13 @@ def portfolio_statement() -> Select[Any]:
                     f"hygiene_{level.value}"
                 )
                 for level in Severity
+            ),
+            func.coalesce(hygiene.c.hygiene_open, _ZERO).label("hygiene_open"),
+            *(
+                func.coalesce(rails.c[f"rails_{status.value}"], _ZERO).label(
+                    f"rails_{status.value}"
+                )
+                for status in _BAD_RAILS
             ),
         )
         .select_from(
@@ -372,6 +401,38 @@ def client_facts_of(row: Sequence[Any]) -> ClientFacts:
     )
 
 
+def client_signals_of(row: Sequence[Any]) -> ClientSignals:
+    """One row of `portfolio_statement()` as the numbers the console ranks by, read
+    straight from the row's values (a thousand rows per request: positions are looked up
+    once, at import); its full facts are built only when asked for."""
+    breach = row[_BREACH]
+    low = row[_LOW]
+    forecast = breach is not None and low is not None
+    buffer = row[_BUFFER] if forecast else None
+    if buffer is not None and row[_BUFFER_CURRENCY] != row[_LOW_CURRENCY]:
+        buffer = None
+    runway = row[_RUNWAY] if forecast else None
+    return ClientSignals(
+        BusinessId(row[_ID]),
+        row[_NAME],
+        int(row[_CASH] or 0),
+        _instant(row[_CASH_AS_OF]),
+        float(breach) if forecast else None,
+        int(low) if forecast else None,
+        None if buffer is None else int(buffer),
+        None if runway is None else int(runway),
+        int(row[_AWAITING]),
+        int(row[_STUCK]),
+        int(row[_OVERDUE]),
+        int(row[_OVERDUE_MINOR] or 0),
+        int(row[_CRITICAL]),
+        int(row[_OPEN_ISSUES]),
+        int(row[_FAILING]),
+        int(row[_NEEDS_ATTENTION]),
+        functools.partial(client_facts_of, row),
+    )
+
+
 @functools.cache
 def _statement() -> Select[Any]:
     return portfolio_statement()
@@ -383,19 +444,46 @@ _RAIL_AT: Final = tuple(
     (rail, _AT[f"{rail.value}_status"], _AT[f"{rail.value}_synced"]) for rail in RAILS
 )
 _HYGIENE_AT: Final = tuple((level.value, _AT[f"hygiene_{level.value}"]) for level in Severity)
+(_ID, _NAME, _CASH, _CASH_AS_OF, _BREACH, _LOW, _LOW_CURRENCY, _BUFFER, _BUFFER_CURRENCY) = (
+    _AT[name]
+    for name in (
+        "business_id",
+        "name",
+        "cash_minor",
+        "cash_as_of",
+        "breach_probability",
+        "low_point_minor",
+        "low_point_currency",
+        "buffer_minor",
+        "buffer_currency",
+    )
+)
+(_RUNWAY, _AWAITING, _STUCK, _OVERDUE, _OVERDUE_MINOR, _CRITICAL, _OPEN_ISSUES) = (
+    _AT[name]
+    for name in (
+        "runway_weeks",
+        "awaiting",
+        "stuck",
+        "overdue_count",
+        "overdue_minor",
+        f"hygiene_{CRITICAL}",
+        "hygiene_open",
+    )
+)
+_FAILING, _NEEDS_ATTENTION = (_AT[f"rails_{status.value}"] for status in _BAD_RAILS)
 
 
 class SqlPortfolio(PortfolioReadModel):
     def __init__(self, db: _Db) -> None:
         self._db = db
 
-    async def client_facts(
+    async def client_signals(
         self,
         advisor_id: AdvisorId,
         *,
         today: date,
         deadlines: VerificationDeadlines | None = None,
-    ) -> Sequence[ClientFacts]:
+    ) -> Sequence[ClientSignals]:
         params = portfolio_parameters(advisor_id, today, deadlines)
-        found = await self._db.read(_statement().params(params))
-        return [client_facts_of(row) for row in found.all()]
+        found = await self._db.read(_statement(), params)
+        return [client_signals_of(row) for row in found.all()]

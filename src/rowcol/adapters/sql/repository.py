@@ -158,9 +158,11 @@ class _Db:
         """Order text by code point everywhere, as Python (and the memory store) does."""
         return column.collate("C") if self.dialect == "postgresql" else column
 
-    async def read(self, statement: Executable) -> CursorResult[Any]:
+    async def read(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
         try:
-            return await self.conn.execute(statement)
+            return await self.conn.execute(statement, params)
         except SQLAlchemyError as exc:
             raise _storage_error(exc) from exc
 

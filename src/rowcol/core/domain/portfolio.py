@@ -1,5 +1,10 @@
-"""The portfolio console: one row of facts per client, scored for risk with the reasons
-named, then sorted, filtered, searched and paged.
+"""The portfolio console: one row per client, scored for risk with the reasons named,
+then sorted, filtered, searched and paged.
+
+A console ranks every client of an advisor (a thousand, say) and shows a page of them.
+Ranking reads each client's `ClientSignals`, a flat record of the numbers the rules
+need; only the clients a page shows are turned into full `ClientFacts` and an
+`Assessment` with its reasons in words.
 
 Scores are whole points. Each factor's points only grow as its fact gets worse, so a
 client that is worse on any fact never ranks below the same client without it.
@@ -12,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from rowcol.core.domain.connections import ConnectionStatus
 from rowcol.core.domain.errors import InvalidInput
@@ -129,6 +134,159 @@ AT_RISK_POINTS: Final = 30
 WATCH_POINTS: Final = 8
 
 
+def level_of(score: int) -> RiskLevel:
+    if score >= AT_RISK_POINTS:
+        return RiskLevel.AT_RISK
+    return RiskLevel.WATCH if score >= WATCH_POINTS else RiskLevel.CALM
+
+
+class ClientSignals(NamedTuple):
+    """The numbers a client is scored, sorted, filtered and totalled by, flat so that
+    ranking a thousand clients stays cheap. `detail` gives the client's full facts; a
+    console asks for it only for the rows it shows.
+
+    `signals_of(facts)` derives them from facts; a read model may read them straight
+    from storage, and must then agree with `signals_of(detail())` on every field but
+    `detail` (`numbers` compares them).
+
+    A named tuple rather than a frozen dataclass: it is as immutable and a few times
+    cheaper to build, which a thousand rows per request notice."""
+
+    business_id: BusinessId
+    name: str
+    cash_minor: int
+    """In the business's currency."""
+    cash_as_of: datetime | None
+    breach_probability: float | None
+    """None without a forecast."""
+    low_point_minor: int | None
+    """None without a forecast."""
+    buffer_minor: int | None
+    """None without a buffer, or when it is not in the low point's currency."""
+    runway_weeks: int | None
+    """None without a forecast, or when no week's P50 falls below zero."""
+    awaiting_approval: int
+    stuck_payments: int
+    overdue_invoices: int
+    overdue_minor: int
+    critical_issues: int
+    open_issues: int
+    """Open hygiene issues of every severity."""
+    rails_failing: int
+    rails_needing_attention: int
+    detail: Callable[[], ClientFacts]
+
+    @property
+    def numbers(self) -> tuple[Any, ...]:
+        """Every field but `detail`."""
+        return self[:-1]
+
+    @property
+    def headroom_minor(self) -> int | None:
+        if self.low_point_minor is None or self.buffer_minor is None:
+            return None
+        return self.low_point_minor - self.buffer_minor
+
+    @property
+    def bad_rails(self) -> int:
+        return self.rails_failing + self.rails_needing_attention
+
+
+def signals_of(facts: ClientFacts) -> ClientSignals:
+    summary = facts.forecast
+    buffer = facts.buffer
+    comparable = (
+        summary is not None and buffer is not None and buffer.currency == summary.low_point.currency
+    )
+    hygiene = facts.hygiene or {}
+    statuses = [r.status for r in facts.rails]
+    return ClientSignals(
+        business_id=facts.business_id,
+        name=facts.name,
+        cash_minor=facts.cash.amount_minor,
+        cash_as_of=facts.cash_as_of,
+        breach_probability=None if summary is None else summary.breach_probability,
+        low_point_minor=None if summary is None else summary.low_point.amount_minor,
+        buffer_minor=buffer.amount_minor if comparable and buffer is not None else None,
+        runway_weeks=None if summary is None else summary.runway_weeks,
+        awaiting_approval=facts.awaiting_approval,
+        stuck_payments=facts.stuck_payments,
+        overdue_invoices=facts.overdue_invoices,
+        overdue_minor=0
+        if facts.overdue_receivables is None
+        else facts.overdue_receivables.amount_minor,
+        critical_issues=hygiene.get(CRITICAL, 0),
+        open_issues=sum(hygiene.values()),
+        rails_failing=statuses.count(ConnectionStatus.FAILING),
+        rails_needing_attention=statuses.count(ConnectionStatus.NEEDS_ATTENTION),
+        detail=lambda: facts,
+    )
+
+
+def _stale_points(days: int) -> int:
+    return 3 + min(days, 14) // 2
+
+
+def _cash_age(signals: ClientSignals, now: datetime) -> int | None:
+    if signals.cash_as_of is None:
+        return None
+    return max(0, int((now - signals.cash_as_of).total_seconds()))
+
+
+def _factors(s: ClientSignals, age: int | None) -> list[tuple[Factor, int, int]]:
+    """Each factor that scores: its points and what its words need beyond the facts (the
+    days a stale balance has aged; -1: no balance at all). The one place the rules live."""
+    found: list[tuple[Factor, int, int]] = []
+    breach = s.breach_probability
+    if breach:
+        found.append((Factor.BREACH, round(breach * 50), 0))
+    low, buffer = s.low_point_minor, s.buffer_minor
+    if low is not None and buffer is not None and low < buffer:
+        found.append((Factor.LOW_POINT, 10 + min(20, (buffer - low) * 20 // max(buffer, 1)), 0))
+    if s.runway_weeks is not None:
+        found.append((Factor.RUNWAY, 12 + 2 * max(0, 13 - s.runway_weeks), 0))
+    if s.stuck_payments:
+        found.append((Factor.STUCK_PAYMENTS, 6 * min(s.stuck_payments, 5), 0))
+    if s.critical_issues > 0:
+        found.append((Factor.CRITICAL_HYGIENE, 4 * min(s.critical_issues, 5), 0))
+    if age is None:
+        # As bad as the stalest balance: nothing says what is in the bank.
+        found.append((Factor.STALE_CASH, _stale_points(10**6), -1))
+    elif age // 3600 > STALE_CASH_HOURS:
+        days = age // 86400
+        found.append((Factor.STALE_CASH, _stale_points(days), days))
+    if s.rails_failing or s.rails_needing_attention:
+        points = 7 * s.rails_needing_attention + 5 * s.rails_failing
+        found.append((Factor.FAILING_RAILS, points, 0))
+    if s.overdue_invoices:
+        found.append((Factor.OVERDUE_RECEIVABLES, 1 + min(s.overdue_invoices, 10) // 2, 0))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """A client's score, without the words: what ranking, filters and totals need."""
+
+    signals: ClientSignals
+    score: int
+    cash_age_seconds: int | None
+    """Now minus the oldest latest balance; None without a balance."""
+
+    @property
+    def level(self) -> RiskLevel:
+        return level_of(self.score)
+
+
+def triage(signals: ClientSignals, *, now: datetime) -> Triage:
+    """Scores one client; pure: the same signals and `now` give the same score."""
+    age = _cash_age(signals, now)
+    score = 0
+    for _, points, _ in _factors(signals, age):
+        if points > 0:
+            score += points
+    return Triage(signals, score, age)
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     factor: Factor
@@ -153,9 +311,7 @@ class Assessment:
 
     @property
     def level(self) -> RiskLevel:
-        if self.score >= AT_RISK_POINTS:
-            return RiskLevel.AT_RISK
-        return RiskLevel.WATCH if self.score >= WATCH_POINTS else RiskLevel.CALM
+        return level_of(self.score)
 
     @property
     def reason(self) -> str:
@@ -197,54 +353,23 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _stale_points(days: int) -> int:
-    return 3 + min(days, 14) // 2
+def appraise(scored: Triage) -> Assessment:
+    """A scored client with its full facts and its reasons, most points first: for the
+    rows a console shows. The score is the triage's, so what is shown is what ranked."""
+    facts = scored.signals.detail()
+    reasons = [
+        Reason(factor, points, facts, detail)
+        for factor, points, detail in _factors(scored.signals, scored.cash_age_seconds)
+        if points > 0
+    ]
+    reasons.sort(key=lambda r: (-r.points, _FACTOR_ORDER[r.factor]))
+    return Assessment(facts, scored.score, tuple(reasons), scored.cash_age_seconds)
 
 
 def assess(facts: ClientFacts, *, now: datetime) -> Assessment:
-    """Scores one client; pure: the same facts and `now` give the same assessment."""
-    reasons: list[Reason] = []
-    summary = facts.forecast
-    buffer = facts.buffer
-    if summary is not None and summary.breach_probability > 0:
-        reasons.append(Reason(Factor.BREACH, round(summary.breach_probability * 50), facts))
-    if (
-        summary is not None
-        and buffer is not None
-        and buffer.currency == summary.low_point.currency
-        and summary.low_point < buffer
-    ):
-        short = buffer.amount_minor - summary.low_point.amount_minor
-        scale = max(buffer.amount_minor, 1)
-        reasons.append(Reason(Factor.LOW_POINT, 10 + min(20, short * 20 // scale), facts))
-    if summary is not None and summary.runway_weeks is not None:
-        points = 12 + 2 * max(0, 13 - summary.runway_weeks)
-        reasons.append(Reason(Factor.RUNWAY, points, facts))
-    if facts.stuck_payments:
-        reasons.append(Reason(Factor.STUCK_PAYMENTS, 6 * min(facts.stuck_payments, 5), facts))
-    critical = (facts.hygiene or {}).get(CRITICAL, 0)
-    if critical > 0:
-        reasons.append(Reason(Factor.CRITICAL_HYGIENE, 4 * min(critical, 5), facts))
-    age: int | None = None
-    if facts.cash_as_of is None:
-        # As bad as the stalest balance: nothing says what is in the bank.
-        reasons.append(Reason(Factor.STALE_CASH, _stale_points(10**6), facts, -1))
-    else:
-        age = max(0, int((now - facts.cash_as_of).total_seconds()))
-        hours = age // 3600
-        if hours > STALE_CASH_HOURS:
-            days = hours // 24
-            reasons.append(Reason(Factor.STALE_CASH, _stale_points(days), facts, days))
-    bad = [r for r in facts.rails if r.status in _BAD_RAIL]
-    if bad:
-        points = sum(7 if r.status is ConnectionStatus.NEEDS_ATTENTION else 5 for r in bad)
-        reasons.append(Reason(Factor.FAILING_RAILS, points, facts))
-    if facts.overdue_invoices:
-        points = 1 + min(facts.overdue_invoices, 10) // 2
-        reasons.append(Reason(Factor.OVERDUE_RECEIVABLES, points, facts))
-    reasons = [r for r in reasons if r.points > 0]
-    reasons.sort(key=lambda r: (-r.points, _FACTOR_ORDER[r.factor]))
-    return Assessment(facts, sum(r.points for r in reasons), tuple(reasons), age)
+    """Scores one client with its reasons; pure: the same facts and `now` give the same
+    assessment."""
+    return appraise(triage(signals_of(facts), now=now))
 
 
 def _describe(reason: Reason) -> str:
@@ -285,9 +410,9 @@ def _describe(reason: Reason) -> str:
     )
 
 
-def rank(assessments: Sequence[Assessment]) -> list[Assessment]:
+def rank(scored: Sequence[Triage]) -> list[Triage]:
     """Riskiest first; ties by name, then business id, so the order is total."""
-    return sorted(assessments, key=lambda a: (-a.score, a.facts.name, a.facts.business_id))
+    return sorted(scored, key=lambda t: (-t.score, t.signals.name, t.signals.business_id))
 
 
 # Sorting, filtering and paging -------------------------------------------------------------
@@ -319,28 +444,24 @@ class Filter(StrEnum):
 
 _BIG: Final = 10**18
 
-_SORT_VALUES: Final[dict[SortKey, Callable[[Assessment], tuple[Any, ...]]]] = {
-    SortKey.RISK: lambda a: (a.score,),
-    SortKey.NAME: lambda a: (a.facts.name.casefold(),),
-    SortKey.CASH: lambda a: (a.facts.cash.amount_minor,),
-    SortKey.CASH_AGE: lambda a: (_BIG if a.cash_age_seconds is None else a.cash_age_seconds,),
-    SortKey.RUNWAY: lambda a: (
-        _BIG
-        if a.facts.forecast is None or a.facts.forecast.runway_weeks is None
-        else a.facts.forecast.runway_weeks,
-    ),
-    SortKey.HEADROOM: lambda a: (_BIG if a.headroom is None else a.headroom.amount_minor,),
-    SortKey.BREACH: lambda a: (
-        round((a.facts.forecast.breach_probability if a.facts.forecast else 0.0) * 1_000_000),
-    ),
-    SortKey.HYGIENE: lambda a: (a.critical_issues, sum((a.facts.hygiene or {}).values())),
-    SortKey.AWAITING: lambda a: (a.facts.awaiting_approval,),
-    SortKey.STUCK: lambda a: (a.facts.stuck_payments,),
-    SortKey.OVERDUE: lambda a: (
-        a.facts.overdue_invoices,
-        a.facts.overdue_receivables.amount_minor if a.facts.overdue_receivables else 0,
-    ),
-    SortKey.RAILS: lambda a: (a.failing_rails,),
+
+def _or_big(value: int | None) -> int:
+    return _BIG if value is None else value
+
+
+_SORT_VALUES: Final[dict[SortKey, Callable[[Triage], tuple[Any, ...]]]] = {
+    SortKey.RISK: lambda t: (t.score,),
+    SortKey.NAME: lambda t: (t.signals.name.casefold(),),
+    SortKey.CASH: lambda t: (t.signals.cash_minor,),
+    SortKey.CASH_AGE: lambda t: (_or_big(t.cash_age_seconds),),
+    SortKey.RUNWAY: lambda t: (_or_big(t.signals.runway_weeks),),
+    SortKey.HEADROOM: lambda t: (_or_big(t.signals.headroom_minor),),
+    SortKey.BREACH: lambda t: (round((t.signals.breach_probability or 0.0) * 1_000_000),),
+    SortKey.HYGIENE: lambda t: (t.signals.critical_issues, t.signals.open_issues),
+    SortKey.AWAITING: lambda t: (t.signals.awaiting_approval,),
+    SortKey.STUCK: lambda t: (t.signals.stuck_payments,),
+    SortKey.OVERDUE: lambda t: (t.signals.overdue_invoices, t.signals.overdue_minor),
+    SortKey.RAILS: lambda t: (t.signals.bad_rails,),
 }
 
 DEFAULT_DESCENDING: Final = frozenset(
@@ -357,13 +478,13 @@ DEFAULT_DESCENDING: Final = frozenset(
 )
 """Columns whose natural order puts the worst first."""
 
-_FILTERS: Final[dict[Filter, Callable[[Assessment], bool]]] = {
-    Filter.AT_RISK: lambda a: a.level is RiskLevel.AT_RISK,
-    Filter.STUCK: lambda a: a.facts.stuck_payments > 0,
-    Filter.RAIL_FAILING: lambda a: a.failing_rails > 0,
-    Filter.AWAITING: lambda a: a.facts.awaiting_approval > 0,
-    Filter.OVERDUE: lambda a: a.facts.overdue_invoices > 0,
-    Filter.HYGIENE: lambda a: sum((a.facts.hygiene or {}).values()) > 0,
+_FILTERS: Final[dict[Filter, Callable[[Triage], bool]]] = {
+    Filter.AT_RISK: lambda t: t.score >= AT_RISK_POINTS,
+    Filter.STUCK: lambda t: t.signals.stuck_payments > 0,
+    Filter.RAIL_FAILING: lambda t: t.signals.bad_rails > 0,
+    Filter.AWAITING: lambda t: t.signals.awaiting_approval > 0,
+    Filter.OVERDUE: lambda t: t.signals.overdue_invoices > 0,
+    Filter.HYGIENE: lambda t: t.signals.open_issues > 0,
 }
 
 MAX_PER_PAGE: Final = 200
@@ -417,30 +538,34 @@ class ConsolePage:
     query: ConsoleQuery
 
 
-def totals(assessments: Sequence[Assessment]) -> Totals:
-    return Totals(
-        clients=len(assessments),
-        at_risk=sum(1 for a in assessments if a.level is RiskLevel.AT_RISK),
-        watch=sum(1 for a in assessments if a.level is RiskLevel.WATCH),
-        awaiting_approval=sum(a.facts.awaiting_approval for a in assessments),
-        stuck_payments=sum(a.facts.stuck_payments for a in assessments),
-        failing_rails=sum(1 for a in assessments if a.failing_rails),
-        overdue_invoices=sum(a.facts.overdue_invoices for a in assessments),
-        critical_issues=sum(a.critical_issues for a in assessments),
-    )
+def totals(scored: Sequence[Triage]) -> Totals:
+    at_risk = watch = awaiting = stuck = failing = overdue = critical = 0
+    for t in scored:
+        s = t.signals
+        if t.score >= AT_RISK_POINTS:
+            at_risk += 1
+        elif t.score >= WATCH_POINTS:
+            watch += 1
+        awaiting += s.awaiting_approval
+        stuck += s.stuck_payments
+        failing += 1 if s.rails_failing or s.rails_needing_attention else 0
+        overdue += s.overdue_invoices
+        critical += s.critical_issues
+    return Totals(len(scored), at_risk, watch, awaiting, stuck, failing, overdue, critical)
 
 
-def console_page(assessments: Sequence[Assessment], query: ConsoleQuery) -> ConsolePage:
-    """Filters, searches (client name, case-blind), sorts and pages the assessed rows.
+def console_page(scored: Sequence[Triage], query: ConsoleQuery) -> ConsolePage:
+    """Filters, searches (client name, case-blind), sorts and pages the scored clients,
+    then appraises the page's rows (full facts and reasons for those only).
 
     Within equal values the risk order decides, so every sort is total and stable."""
-    ranked = rank(assessments)
+    ranked = rank(scored)
     needle = query.search.casefold()
+    tests = [_FILTERS[f] for f in query.filters]
     chosen = [
-        a
-        for a in ranked
-        if all(_FILTERS[f](a) for f in query.filters)
-        and (not needle or needle in a.facts.name.casefold())
+        t
+        for t in ranked
+        if all(test(t) for test in tests) and (not needle or needle in t.signals.name.casefold())
     ]
     if query.sort is not SortKey.RISK:
         chosen.sort(key=_SORT_VALUES[query.sort], reverse=query.is_descending)
@@ -450,10 +575,10 @@ def console_page(assessments: Sequence[Assessment], query: ConsoleQuery) -> Cons
     page = min(query.page, pages)
     start = (page - 1) * query.per_page
     return ConsolePage(
-        rows=tuple(chosen[start : start + query.per_page]),
+        rows=tuple(appraise(t) for t in chosen[start : start + query.per_page]),
         matched=len(chosen),
         page=page,
         pages=pages,
-        totals=totals(assessments),
+        totals=totals(scored),
         query=query,
     )

@@ -22,6 +22,7 @@ from msgspec import Struct
 
 from rowcol.bootstrap import Services
 from rowcol.core.domain.tenancy import Actor
+from rowcol.core.services.portfolio import SignedIn
 from rowcol.entrypoints.http.auth import SESSION_COOKIE, require_same_origin
 from rowcol.ports.tokens import TokenRejected
 
@@ -77,15 +78,22 @@ def session_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor | Non
         return None
 
 
-async def frame(request: Request[Any, Any, Any], advisor_id: str | None = None) -> dict[str, Any]:
+async def frame(
+    request: Request[Any, Any, Any],
+    advisor_id: str | None = None,
+    *,
+    signed: SignedIn | None = None,
+) -> dict[str, Any]:
     """What base.html shows around a page: who is signed in, their role, and the advisor
-    the navigation points at. Pages pass it as `frame` in their template context."""
+    the navigation points at. Pages pass it as `frame` in their template context; one
+    that has read who is signed in already passes it as `signed`."""
     user = request.scope.get("user")
     actor = user if isinstance(user, Actor) else session_actor(request)
     if actor is None:
         return {}
-    services: Services = request.app.state.services
-    signed = await services.portfolio.signed_in(actor)
+    if signed is None:
+        services: Services = request.app.state.services
+        signed = await services.portfolio.signed_in(actor)
     return {
         "name": signed.name,
         "role": actor.role.value.replace("_", " "),

@@ -394,10 +394,13 @@ class PortfolioController(Controller):
         per_page: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> PortfolioOut | Template:
         query = parse_query(sort, direction, filters, q, page, per_page)
-        console = await services.portfolio.console(actor, AdvisorId(advisor_id), query=query)
+        html = wants_html(request)
+        console = await services.portfolio.console(
+            actor, AdvisorId(advisor_id), query=query, viewer=html
+        )
         out = portfolio_out(console)
-        if not wants_html(request):
+        if not html:
             return out
         context = page_context(console, out)
-        context["frame"] = await frame(request, console.advisor.advisor_id)
+        context["frame"] = await frame(request, console.advisor.advisor_id, signed=console.viewer)
         return Template("portfolio.html", context=context, media_type=MediaType.HTML)
