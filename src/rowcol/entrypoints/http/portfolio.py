@@ -17,6 +17,7 @@ from rowcol.core.domain.ids import AdvisorId
 from rowcol.core.domain.portfolio import (
     Assessment,
     ConsoleQuery,
+    Factor,
     Filter,
     RiskLevel,
     SortKey,
@@ -256,6 +257,28 @@ _FILTER_LABELS = {
 
 
 _RAIL_SHORT = {"ok": "ok", "failing": "failing", "needs_attention": "fix", "never_synced": "new"}
+_LEVEL_LABELS = {RiskLevel.AT_RISK: "At risk", RiskLevel.WATCH: "Watch", RiskLevel.CALM: "Calm"}
+
+
+class _RailView(msgspec.Struct):
+    rail: str
+    status: str
+    status_label: str
+    short: str
+    age: str
+
+
+class _RowView(msgspec.Struct):
+    """One table row's words (a struct, not a dict: the template reads its attributes
+    fifty times a page)."""
+
+    out: PortfolioRowOut
+    level: str
+    level_label: str
+    cash_age: str
+    stale: bool
+    rails: list[_RailView]
+    synced: str | None
 
 
 def _last_sync(rails: list[RailOut]) -> str | None:
@@ -310,34 +333,29 @@ def page_context(console: PortfolioConsole, out: PortfolioOut) -> dict[str, Any]
                 "aria_sort": aria,
             }
         )
-    rows = []
-    for a, row in zip(console.page.rows, out.rows, strict=True):
-        rows.append(
-            {
-                "out": row,
-                "level": a.level.value,
-                "level_label": {
-                    RiskLevel.AT_RISK: "At risk",
-                    RiskLevel.WATCH: "Watch",
-                    RiskLevel.CALM: "Calm",
-                }[a.level],
-                "cash_age": "no balance yet"
-                if a.cash_age_seconds is None
-                else f"updated {age_words(a.cash_age_seconds)}",
-                "stale": any(r.factor.value == "stale_cash" for r in a.reasons),
-                "rails": [
-                    {
-                        "rail": r.rail.upper(),
-                        "status": r.status,
-                        "status_label": r.status.replace("_", " "),
-                        "short": _RAIL_SHORT.get(r.status, r.status.replace("_", " ")),
-                        "age": age_words(r.age_seconds),
-                    }
-                    for r in row.rails
-                ],
-                "synced": _last_sync(row.rails),
-            }
+    rows = [
+        _RowView(
+            out=row,
+            level=a.level.value,
+            level_label=_LEVEL_LABELS[a.level],
+            cash_age="no balance yet"
+            if a.cash_age_seconds is None
+            else f"updated {age_words(a.cash_age_seconds)}",
+            stale=any(r.factor is Factor.STALE_CASH for r in a.reasons),
+            rails=[
+                _RailView(
+                    rail=r.rail.upper(),
+                    status=r.status,
+                    status_label=r.status.replace("_", " "),
+                    short=_RAIL_SHORT.get(r.status, r.status.replace("_", " ")),
+                    age=age_words(r.age_seconds),
+                )
+                for r in row.rails
+            ],
+            synced=_last_sync(row.rails),
         )
+        for a, row in zip(console.page.rows, out.rows, strict=True)
+    ]
     pages = console.page.pages
     return {
         "p": out,
