@@ -46,6 +46,12 @@ def demo(business_id: BusinessId) -> BusinessData:
     return firm().data_for(business_id)
 
 
+def books_balance(data: BusinessData, account_id: str) -> Money:
+    """The books agree with the bank's newest balance of the account, as the demo seeds."""
+    newest = max((b for b in data.balances if b.account_id == account_id), key=lambda b: b.as_of)
+    return newest.current
+
+
 def recorded_deposits(data: BusinessData) -> list[LedgerDeposit]:
     """What the bookkeeper recorded: each card payout that posted to the bank (money in,
     a negative amount in Plaid's sign) as a deposit on the day it posted."""
@@ -110,7 +116,9 @@ async def fake_books() -> Books:
         books.customers = list(data.customers)
         books.bills = list(data.bills)
         books.invoices = list(data.invoices)
-        books.bank_accounts = list(data.bank_accounts)
+        books.bank_accounts = [
+            replace(a, books_balance=books_balance(data, a.account_id)) for a in data.bank_accounts
+        ]
         books.deposits = recorded_deposits(data)
         books.changed_at = {b.bill_id: seeded_at for b in data.bills} | {
             i.invoice_id: seeded_at for i in data.invoices
@@ -251,9 +259,11 @@ async def test_every_customer_is_listed_with_the_email_on_file(books: Books) -> 
 async def test_the_bank_accounts_are_listed_and_nothing_else_from_the_chart(books: Books) -> None:
     accounts = await books.ledger.list_bank_accounts(SECOND)
 
-    # QBO keeps no account number (mask) for QBO companies: compare name and currency.
-    assert sorted((a.name, a.currency) for a in accounts) == sorted(
-        (a.name, a.currency) for a in demo(SECOND).bank_accounts
+    # QBO keeps no account number (mask) for QBO companies: compare name and currency,
+    # and the books' balance of each.
+    data = demo(SECOND)
+    assert sorted((a.name, a.currency, a.books_balance) for a in accounts) == sorted(
+        (a.name, a.currency, books_balance(data, a.account_id)) for a in data.bank_accounts
     )
 
 

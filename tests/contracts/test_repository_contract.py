@@ -169,6 +169,7 @@ def bank_account(business_id: BusinessId, record_id: str, n: int) -> BankAccount
         currency="EUR" if n % 2 else "USD",
         mask=f"{n:04d}",
         external_ref=f"plaid:acc-{n}" if n % 2 else None,
+        books_balance=None if n % 3 else Money(-n * 1_000, "EUR" if n % 2 else "USD"),
     )
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from rowcol.core.domain.hygiene import (
     HygieneIssue,
     HygieneKind,
     Severity,
+    books_balances,
     detect,
     finding_kind_of,
     priority,
@@ -35,6 +37,7 @@ from rowcol.core.domain.money import Money
 from rowcol.core.domain.payments import Payment, PaymentStatus
 from rowcol.core.domain.records import (
     Balance,
+    BankAccount,
     BankTransaction,
     Bill,
     BillStatus,
@@ -309,6 +312,88 @@ def test_balance_drift_is_checked_only_when_the_books_balance_is_known() -> None
     assert issue.kind is HygieneKind.BANK_BALANCE_DRIFT
     assert issue.money_at_stake == usd(300_000)
     assert issue.severity is Severity.MEDIUM
+
+
+def bank_account(
+    account_id: str,
+    name: str,
+    *,
+    mask: str | None = None,
+    books: int | None = None,
+    currency: str = "USD",
+) -> BankAccount:
+    return BankAccount(
+        BankAccountId(account_id),
+        BIZ,
+        name,
+        currency,
+        mask,
+        books_balance=None if books is None else Money(books, currency),
+    )
+
+
+def test_each_bank_account_pairs_with_its_books_record_by_mask_then_name_then_alone() -> None:
+    accounts = [
+        bank_account("plaid-chk", "Plaid Checking", mask="4321"),
+        bank_account("plaid-sav", "Reserve Savings", mask="9876"),
+        bank_account("plaid-eur", "Euro Account", mask="5555", currency="EUR"),
+        bank_account("qbo-1", "Operating (4321)", books=100_00),
+        bank_account("qbo-2", "reserve   savings", books=200_00),
+        bank_account("qbo-3", "Euro", books=300_00, currency="EUR"),
+    ]
+    banks = [BankAccountId(a) for a in ("plaid-chk", "plaid-sav", "plaid-eur")]
+    assert books_balances(accounts, banks) == {
+        "plaid-chk": usd(100_00),  # its mask is in the books' name
+        "plaid-sav": usd(200_00),  # the same name, case and spacing aside
+        "plaid-eur": Money(300_00, "EUR"),  # the only one left in its currency
+    }
+
+
+def test_no_pairing_is_guessed_on_a_tie_and_books_without_balances_check_nothing() -> None:
+    banks = [BankAccountId("plaid-a"), BankAccountId("plaid-b")]
+    tie = [
+        bank_account("plaid-a", "Checking A"),
+        bank_account("plaid-b", "Checking B"),
+        bank_account("qbo-1", "Checking", books=1),
+    ]
+    assert books_balances(tie, banks) == {}
+    # The books name the account as the bank does: the record is its own pair.
+    same = [bank_account("plaid-a", "Checking", books=5_00), bank_account("plaid-b", "Other")]
+    assert books_balances(same, banks) == {"plaid-a": usd(5_00)}
+    assert books_balances([bank_account("plaid-a", "Checking")], banks) is None
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Checking", "Savings", "Ops 1234", "checking"]),
+            st.none() | st.sampled_from(["1234", "0000"]),
+            st.none() | st.integers(0, 10_000),
+        ),
+        max_size=6,
+    ),
+    st.randoms(),
+)
+def test_a_books_account_pairs_once_whatever_the_order_accounts_come_in(
+    specs: list[tuple[str, str | None, int | None]], rnd: random.Random
+) -> None:
+    accounts = [
+        bank_account(f"a-{n}", name, mask=mask, books=books)
+        for n, (name, mask, books) in enumerate(specs)
+    ]
+    banks = [a.account_id for a in accounts if a.books_balance is None]
+    paired = books_balances(accounts, banks)
+    shuffled = list(accounts)
+    rnd.shuffle(shuffled)
+    assert books_balances(shuffled, list(reversed(banks))) == paired
+    if paired is None:
+        assert all(a.books_balance is None for a in accounts)
+        return
+    assert set(paired) <= set(banks)
+    # Each paired balance is one books account's, and no books account is used twice.
+    books_left = [a.books_balance for a in accounts if a.books_balance is not None]
+    for balance in paired.values():
+        books_left.remove(balance)
 
 
 def test_failing_and_stale_syncs_are_flagged_per_rail() -> None:

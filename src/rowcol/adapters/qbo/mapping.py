@@ -200,13 +200,17 @@ def is_bank_account(wire: QboAccount) -> bool:
 
 def to_bank_account(business_id: BusinessId, wire: QboAccount, home_currency: str) -> BankAccount:
     """QBO keeps no bank account number for QBO companies (BankNum is QuickBooks Desktop
-    only), so there is no mask."""
+    only), so there is no mask. CurrentBalance is the books' balance of the account."""
+    currency = currency_of(wire.currency_ref, home_currency)
     return BankAccount(
         account_id=BankAccountId(domain_id(wire.id)),
         business_id=business_id,
         name=wire.name,
-        currency=currency_of(wire.currency_ref, home_currency),
+        currency=currency,
         external_ref=external_ref(wire.id),
+        books_balance=None
+        if wire.current_balance is None
+        else Money.of(wire.current_balance, currency),
     )
 
 

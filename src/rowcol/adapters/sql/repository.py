@@ -650,6 +650,7 @@ def _bank_account_row(a: BankAccount) -> dict[str, Any]:
         "currency": a.currency,
         "mask": a.mask,
         "external_ref": a.external_ref,
+        **_money_columns("books_balance", a.books_balance),
     }
 
 
@@ -661,6 +662,7 @@ def _bank_account(row: RowMapping) -> BankAccount:
         currency=row["currency"],
         mask=row["mask"],
         external_ref=row["external_ref"],
+        books_balance=_optional_money(row, "books_balance"),
     )
 
 

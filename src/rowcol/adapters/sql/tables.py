@@ -219,6 +219,7 @@ bank_accounts = Table(
     Column("currency", String(3), nullable=False),
     Column("mask", Text, nullable=True),
     Column("external_ref", Text, nullable=True),
+    *_money("books_balance", nullable=True),
     PrimaryKeyConstraint("business_id", "account_id"),
     _business_fk(),
 )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from rowcol.core.domain.payments import (
 )
 from rowcol.core.domain.records import (
     Balance,
+    BankAccount,
     BankTransaction,
     Bill,
     BillStatus,
@@ -640,6 +642,65 @@ def _paid_window(
     if paid is not None:
         return paid - window, paid + window
     return issued - window, (due or issued) + timedelta(days=rules.unknown_paid_date_days)
+
+
+def books_balances(
+    accounts: Sequence[BankAccount], bank_account_ids: Iterable[BankAccountId]
+) -> dict[BankAccountId, Money] | None:
+    """The books' balance of each bank account the bank reports (`bank_account_ids`), by
+    pairing it with the books' record of the same account, in this order:
+
+    - the same record (books that name the account as the bank does);
+    - a books account whose name holds the bank account's mask ("Checking (4321)");
+    - one whose name is the bank account's, ignoring case and spacing;
+    - the one books account left in the currency when the bank has one left too.
+
+    A books account pairs with one bank account at most; a tie pairs nothing. None when
+    the books give no balance at all (then drift is not checked).
+    """
+    books = {a.account_id: a for a in accounts if a.books_balance is not None}
+    if not books:
+        return None
+    by_id = {a.account_id: a for a in accounts}
+    pending = [by_id[i] for i in sorted(set(bank_account_ids)) if i in by_id]
+    paired: dict[BankAccountId, BankAccount] = {}
+    for account in pending:
+        if account.account_id in books:
+            paired[account.account_id] = books[account.account_id]
+
+    def free() -> list[BankAccount]:
+        taken = {b.account_id for b in paired.values()}
+        return [b for i, b in sorted(books.items()) if i not in taken]
+
+    def name(text: str) -> str:
+        return " ".join(text.casefold().split())
+
+    def masked(bank: BankAccount, candidate: BankAccount) -> bool:
+        mask = bank.mask
+        if not mask or not mask.isdigit():
+            return False
+        digits = re.findall(r"\d+", candidate.name)
+        return any(d == mask for d in digits)
+
+    matchers = (masked, lambda bank, c: name(bank.name) == name(c.name))
+    for matches in matchers:
+        for account in pending:
+            if account.account_id in paired:
+                continue
+            found = [c for c in free() if c.currency == account.currency and matches(account, c)]
+            if len(found) == 1:
+                paired[account.account_id] = found[0]
+    left = [a for a in pending if a.account_id not in paired]
+    for currency in sorted({a.currency for a in left}):
+        banks = [a for a in left if a.currency == currency]
+        candidates = [c for c in free() if c.currency == currency]
+        if len(banks) == 1 and len(candidates) == 1:
+            paired[banks[0].account_id] = candidates[0]
+    return {
+        bank_id: account.books_balance
+        for bank_id, account in paired.items()
+        if account.books_balance is not None
+    }
 
 
 def _balance_drift(data: HygieneInput, rules: HygieneRules) -> list[_Draft]:

@@ -108,12 +108,21 @@ class Invoice:
 
 @dataclass(frozen=True, slots=True)
 class BankAccount:
+    """A bank account as the bank (Plaid) or the books (QBO's bank account record) know it."""
+
     account_id: BankAccountId
     business_id: BusinessId
     name: str
     currency: str = "USD"
     mask: str | None = None
     external_ref: str | None = None
+    books_balance: Money | None = None
+    """The books' balance of the account (QBO's CurrentBalance) when the record comes from
+    the books; a bank's own account has its balances as `Balance` records instead."""
+
+    def __post_init__(self) -> None:
+        if self.books_balance is not None and self.books_balance.currency != self.currency:
+            raise InvalidInput("a books balance is in its account's currency")
 
 
 @dataclass(frozen=True, slots=True)

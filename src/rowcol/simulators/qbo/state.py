@@ -419,6 +419,7 @@ class State:
                 {"Balance": Decimal(bill["Balance"]) - paid, "LinkedTxn": links},
                 at=moment,
             )
+            _post_to_bank(company, payment["CheckPayment"]["BankAccountRef"]["value"], -paid)
             return payment
 
     def add_deposit(
@@ -433,10 +434,11 @@ class State:
         """Records a deposit into the company's first bank account, as a bookkeeper would."""
         with self.lock:
             company = self.company(key)
-            record = _deposit_record(
-                company, _account_by_type(company, "Bank"), _amount(amount), on, memo
-            )
-            return self.insert(key, "Deposit", record, at=at)
+            bank = _account_by_type(company, "Bank")
+            record = _deposit_record(company, bank, _amount(amount), on, memo)
+            deposit = self.insert(key, "Deposit", record, at=at)
+            _post_to_bank(company, bank["Id"], _amount(amount))
+            return deposit
 
     def queue_event(
         self,
@@ -681,6 +683,14 @@ def _expense_account(company: Company, category: str) -> dict[str, Any]:
         default=datetime.now(UTC),
     )
     return _account(company, name, "Expense", "OtherMiscellaneousServiceCost", "Expense", created)
+
+
+def _post_to_bank(company: Company, account_id: str, amount: Decimal) -> None:
+    """A transaction posted to a bank account moves the books' balance of it, as in QBO
+    (seeded history is already in the opening balance; this is for what happens after)."""
+    account = company.records["Account"][account_id]
+    for name in ("CurrentBalance", "CurrentBalanceWithSubAccounts"):
+        account[name] = Decimal(account[name]) + amount
 
 
 def _account_by_type(company: Company, account_type: str) -> dict[str, Any]:

@@ -1,0 +1,92 @@
+"""The bank and the books disagree: QBO's balance of a bank account (synced with the
+books) against Plaid's (synced from the bank) raises a hygiene issue with both sides,
+and it is marked fixed when they agree again."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from rowcol.adapters.clock import SystemClock
+from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
+from rowcol.bootstrap import RailSettings, Services, Settings, build
+from rowcol.core.domain.hygiene import HygieneKind, IssueStatus
+from rowcol.core.domain.ids import BusinessId, Rail
+from rowcol.core.domain.money import Money
+from rowcol.core.domain.records import BillStatus
+from rowcol.demodata import generate_firm
+from rowcol.demodata.seed import seed_firm
+from rowcol.simulators import plaid
+from rowcol.simulators.rig import SimulatorRig
+from rowcol.simulators.server import BackgroundServer
+
+FIRM = generate_firm(clients=1, seed=33, today=date(2026, 11, 2), history_months=2)
+BIZ = BusinessId(FIRM.businesses[0].business_id)
+ADVISOR = FIRM.clients[0].advisor_id
+
+
+async def connected(rig: SimulatorRig, url: str, tmp_path: Path) -> Services:
+    uow = MemoryUnitOfWorkFactory()
+    await seed_firm(uow, dataclasses.replace(FIRM, records=()))
+    settings = Settings(
+        database_url="unused",
+        data_dir=tmp_path,
+        jwt_keys={"k": "k" * 40},
+        jwt_active_kid="k",
+        rails=RailSettings.from_env(rig.environment(url)),
+    )
+    services = build(settings, clock=SystemClock(), uow_factory=uow)
+    for connection in rig.connections():
+        if connection.rail in (Rail.QBO, Rail.PLAID):
+            await services.credentials.save(
+                connection.business_id, connection.rail, connection.secrets
+            )
+            await services.sync.connect(
+                connection.business_id, connection.rail, account=connection.account
+            )
+    return services
+
+
+async def drift_issues(services: Services) -> list[tuple[IssueStatus, Money, tuple[Rail, ...]]]:
+    for result in await services.sync.sync_business(BIZ):
+        assert result.ok, result.error
+    await services.hygiene.scan_businesses([BIZ])
+    async with services.uow_factory() as uow:
+        tracked = await uow.hygiene.list([BIZ], today=services.clock.today())
+    return [
+        (t.status, t.issue.money_at_stake, tuple(r.rail for r in t.issue.records))
+        for t in tracked
+        if t.issue.kind is HygieneKind.BANK_BALANCE_DRIFT
+    ]
+
+
+async def test_a_bill_paid_in_the_books_but_not_at_the_bank_shows_as_drift_until_it_clears(
+    tmp_path: Path,
+) -> None:
+    rig = SimulatorRig(FIRM)
+    with BackgroundServer(rig.hub()) as server:
+        services = await connected(rig, server.url, tmp_path)
+        # Seeded alike: the books' balance of each account is the bank's.
+        assert await drift_issues(services) == []
+        async with services.uow_factory() as uow:
+            accounts = await uow.bank_accounts.list(BIZ)
+            bill = next(b for b in await uow.bills.list(BIZ) if b.status is BillStatus.OPEN)
+        assert any(a.books_balance is not None for a in accounts)
+
+        # The bookkeeper records a check in QBO; the bank has not seen it yet.
+        paid = bill.balance
+        rig.qbo.pay_bill(BIZ, bill.bill_id.removeprefix("qbo-"), amount=paid.to_decimal())
+        [(status, gap, rails)] = await drift_issues(services)
+        assert (status, gap, rails) == (IssueStatus.OPEN, paid, (Rail.PLAID, Rail.QBO))
+
+        # The check clears: the bank's balance drops by as much, and the issue is fixed.
+        item = rig.plaid.items[plaid.item_id_for(BIZ)]
+        account = sorted(item.accounts.values(), key=lambda a: a.account_id)[0]
+        assert account.current is not None
+        lower = account.current - Decimal(paid.to_decimal())
+        rig.plaid.set_balance(item.item_id, account.account_id, current=lower, available=lower)
+        [(status, _, _)] = await drift_issues(services)
+        assert status is IssueStatus.FIXED
+        await services.aclose()
