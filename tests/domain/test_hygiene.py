@@ -293,6 +293,52 @@ def test_bank_outflows_and_inflows_the_books_do_not_explain_are_flagged() -> Non
     assert "no invoice paid" in found["t-zelle"].summary
 
 
+def unmatched(issues: list[HygieneIssue]) -> list[str]:
+    return sorted(
+        i.records[0].record_id for i in issues if i.kind is HygieneKind.UNMATCHED_BANK_TRANSACTION
+    )
+
+
+def test_a_customer_paying_in_two_parts_is_explained_by_what_the_books_received() -> None:
+    """A partial payment, then the rest: neither line is the invoice's amount, but the first
+    is what the still-open invoice has received, and two lines adding up to a paid
+    invoice are its two parts. A line no part explains is still flagged."""
+    half_paid = dataclasses.replace(invoice("i-open", 100_000), balance=usd(60_000))
+    paid = invoice("i-paid", 90_000, status=InvoiceStatus.PAID, paid=date(2026, 11, 3))
+    issues = scan(
+        invoices=[half_paid, paid],
+        bank_transactions=[
+            txn("t-part", -40_000, posted=date(2026, 10, 20)),  # i-open's 40,000 received
+            txn("t-first", -30_000, posted=date(2026, 10, 15)),  # i-paid: 30,000 ...
+            txn("t-rest", -60_000, posted=date(2026, 11, 3)),  # ... and 60,000
+            txn("t-stray", -25_000, posted=date(2026, 10, 20)),
+        ],
+    )
+    assert unmatched(issues) == ["t-stray"]
+    # Without the invoices, every line is unexplained.
+    alone = scan(bank_transactions=[txn("t-first", -30_000), txn("t-rest", -60_000)])
+    assert unmatched(alone) == ["t-first", "t-rest"]
+
+
+def test_a_line_explains_one_part_of_one_payment_only() -> None:
+    paid = [
+        invoice("i-1", 90_000, status=InvoiceStatus.PAID, paid=date(2026, 11, 3)),
+        invoice("i-2", 90_000, status=InvoiceStatus.PAID, paid=date(2026, 11, 3)),
+    ]
+    lines = [
+        txn("t-a", -30_000, posted=date(2026, 10, 15)),
+        txn("t-b", -60_000, posted=date(2026, 11, 3)),
+        txn("t-c", -60_000, posted=date(2026, 10, 20)),
+        txn("t-d", -45_000, posted=date(2026, 10, 16)),
+        txn("t-e", -44_000, posted=date(2026, 11, 2)),
+    ]
+    left = unmatched(scan(invoices=paid, bank_transactions=lines))
+    # 30,000 pairs with one of the 60,000 lines, not with both (it is one part of one
+    # payment); 45,000 + 44,000 is 89,000, which pays nothing.
+    assert len(left) == 3 and left[1:] == ["t-d", "t-e"]
+    assert left[0] in ("t-b", "t-c")
+
+
 def test_a_bank_outflow_proven_by_a_payment_is_not_flagged() -> None:
     proven = dataclasses.replace(
         payment("p-1", status=PaymentStatus.SUBMITTED),

@@ -42,7 +42,14 @@ from rowcol.core.domain.crossrail import (
 )
 from rowcol.core.domain.crossrail import Severity as FindingSeverity
 from rowcol.core.domain.errors import InvalidInput
-from rowcol.core.domain.ids import BankAccountId, BusinessId, ExternalRef, Rail, VendorId
+from rowcol.core.domain.ids import (
+    BankAccountId,
+    BankTransactionId,
+    BusinessId,
+    ExternalRef,
+    Rail,
+    VendorId,
+)
 from rowcol.core.domain.money import Money, total
 from rowcol.core.domain.payments import (
     Payment,
@@ -57,6 +64,7 @@ from rowcol.core.domain.records import (
     Bill,
     BillStatus,
     Invoice,
+    InvoiceStatus,
     Payout,
     Vendor,
 )
@@ -562,6 +570,68 @@ def _vendors_without_details(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Received:
+    """What the books say a bill or invoice has been paid so far, and when a bank line
+    paying it may post: at once (`whole`), or in two parts (`parts`, a wider span)."""
+
+    amount: Money
+    whole: tuple[date, date]
+    parts: tuple[date, date]
+
+
+def _received(
+    amount: Money,
+    balance: Money,
+    settled: bool,
+    paid: date | None,
+    issued: date,
+    due: date | None,
+    rules: HygieneRules,
+) -> _Received | None:
+    got = amount if settled else amount - balance
+    if got.amount_minor <= 0:
+        return None
+    whole = _paid_window(paid if settled else None, issued, due, rules)
+    window = timedelta(days=rules.bank_match_days)
+    last = whole[1] if paid is None or not settled else paid + window
+    return _Received(got, whole, (issued - window, last))
+
+
+def _explained(
+    lines: Sequence[tuple[BankTransaction, Money]], received: Sequence[_Received]
+) -> set[BankTransactionId]:
+    """The lines the books explain: one line of exactly what a bill or invoice received,
+    in its window; or, for one paid in two parts (a partial payment, then the rest), two
+    lines in its wider window that add up to it, each line used once."""
+    by_amount: dict[Money, list[tuple[date, date]]] = defaultdict(list)
+    for r in received:
+        by_amount[r.amount].append(r.whole)
+    explained: set[BankTransactionId] = {
+        txn.transaction_id
+        for txn, amount in lines
+        if any(first <= txn.posted_on <= last for first, last in by_amount.get(amount, ()))
+    }
+    left = sorted(
+        ((txn, amount) for txn, amount in lines if txn.transaction_id not in explained),
+        key=lambda pair: (pair[0].posted_on, pair[0].transaction_id),
+    )
+    if not left:
+        return explained
+    for r in sorted(received, key=lambda r: (r.parts, r.amount.amount_minor)):
+        first, last = r.parts
+        inside: dict[int, BankTransaction] = {}
+        for txn, amount in left:
+            if txn.transaction_id in explained or not first <= txn.posted_on <= last:
+                continue
+            other = inside.get(r.amount.amount_minor - amount.amount_minor)
+            if other is not None:
+                explained |= {other.transaction_id, txn.transaction_id}
+                break
+            inside.setdefault(amount.amount_minor, txn)
+    return explained
+
+
 def _unmatched_bank_transactions(
     data: HygieneInput,
     bills: Sequence[Bill],
@@ -570,23 +640,46 @@ def _unmatched_bank_transactions(
     rules: HygieneRules,
 ) -> list[_Draft]:
     biz = data.business_id
-    paid_bills: dict[Money, list[tuple[date, date]]] = defaultdict(list)
-    for bill in bills:
-        if bill.status is BillStatus.PAID:
-            paid_bills[bill.amount].append(
-                _paid_window(bill.paid_date, bill.issue_date, bill.due_date, rules)
+    paid_bills = [
+        r
+        for bill in bills
+        if bill.status is not BillStatus.VOID
+        and (
+            r := _received(
+                bill.amount,
+                bill.balance,
+                bill.status is BillStatus.PAID,
+                bill.paid_date,
+                bill.issue_date,
+                bill.due_date,
+                rules,
             )
-    paid_invoices: dict[Money, list[tuple[date, date]]] = defaultdict(list)
-    for invoice in invoices:
-        if stop_reason(invoice) is StopReason.PAID:
-            paid_invoices[invoice.amount].append(
-                _paid_window(invoice.paid_date, invoice.issue_date, invoice.due_date, rules)
+        )
+        is not None
+    ]
+    paid_invoices = [
+        r
+        for invoice in invoices
+        if invoice.status is not InvoiceStatus.VOID
+        and (
+            r := _received(
+                invoice.amount,
+                invoice.balance,
+                stop_reason(invoice) is StopReason.PAID,
+                invoice.paid_date,
+                invoice.issue_date,
+                invoice.due_date,
+                rules,
             )
+        )
+        is not None
+    ]
     proven = {p.bank_transaction_id for p in data.payments if p.bank_transaction_id is not None}
 
     oldest = today - timedelta(days=rules.bank_lookback_days)
     newest = today - timedelta(days=rules.bank_settle_days)
-    found: list[_Draft] = []
+    outflows: list[tuple[BankTransaction, Money]] = []
+    inflows: list[tuple[BankTransaction, Money]] = []
     seen: set[str] = set()
     for txn in sorted(data.bank_transactions, key=lambda t: t.transaction_id):
         if txn.business_id != biz or txn.pending or txn.amount.is_zero:
@@ -595,18 +688,15 @@ def _unmatched_bank_transactions(
             continue
         seen.add(txn.transaction_id)
         if txn.is_outflow:
-            amount = txn.amount
-            if txn.category in rules.explained_outflows or txn.transaction_id in proven:
-                continue
-            candidates = paid_bills.get(amount, ())
-            what = "no bill paid"
-        else:
-            amount = -txn.amount
-            if txn.category in rules.explained_inflows:
-                continue
-            candidates = paid_invoices.get(amount, ())
-            what = "no invoice paid"
-        if any(first <= txn.posted_on <= last for first, last in candidates):
+            if txn.category not in rules.explained_outflows and txn.transaction_id not in proven:
+                outflows.append((txn, txn.amount))
+        elif txn.category not in rules.explained_inflows:
+            inflows.append((txn, -txn.amount))
+    explained = _explained(outflows, paid_bills) | _explained(inflows, paid_invoices)
+
+    found: list[_Draft] = []
+    for txn, amount in sorted(outflows + inflows, key=lambda pair: pair[0].transaction_id):
+        if txn.transaction_id in explained:
             continue
         if amount.amount_minor < rules.small_amount_minor:
             severity = Severity.LOW
@@ -615,6 +705,7 @@ def _unmatched_bank_transactions(
         else:
             severity = Severity.MEDIUM
         direction = "left" if txn.is_outflow else "reached"
+        what = "no bill paid" if txn.is_outflow else "no invoice paid"
         found.append(
             _Draft(
                 key=issue_key(HygieneKind.UNMATCHED_BANK_TRANSACTION, biz, txn.transaction_id),
