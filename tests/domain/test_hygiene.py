@@ -395,6 +395,25 @@ def test_each_bank_account_pairs_with_its_books_record_by_mask_then_name_then_al
     }
 
 
+def test_drift_names_the_bank_account_and_points_at_each_side_s_own_record() -> None:
+    bank = Balance(CHECKING, BIZ, usd(1_000_000), None, NOW - timedelta(hours=1))
+    accounts = [
+        bank_account(CHECKING, "Operating", mask="4321"),
+        bank_account("qbo-7", "Checking 4321", books=600_000),
+    ]
+    [issue] = scan(balances=[bank], bank_accounts=accounts)
+    assert issue.kind is HygieneKind.BANK_BALANCE_DRIFT
+    assert issue.money_at_stake == usd(400_000)
+    assert issue.summary.startswith("The bank says Operating (…4321) holds 10,000.00 USD")
+    assert [(r.rail, r.record_id) for r in issue.records] == [
+        (Rail.PLAID, CHECKING),
+        (Rail.QBO, "qbo-7"),
+    ]
+    # The books agree: nothing to say.
+    agreed = [accounts[0], bank_account("qbo-7", "Checking 4321", books=1_000_000)]
+    assert scan(balances=[bank], bank_accounts=agreed) == []
+
+
 def test_no_pairing_is_guessed_on_a_tie_and_books_without_balances_check_nothing() -> None:
     banks = [BankAccountId("plaid-a"), BankAccountId("plaid-b")]
     tie = [

@@ -12,9 +12,8 @@ from pathlib import Path
 from rowcol.adapters.clock import SystemClock
 from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
 from rowcol.bootstrap import RailSettings, Services, Settings, build
-from rowcol.core.domain.hygiene import HygieneKind, IssueStatus
+from rowcol.core.domain.hygiene import HygieneKind, IssueStatus, TrackedIssue
 from rowcol.core.domain.ids import BusinessId, Rail
-from rowcol.core.domain.money import Money
 from rowcol.core.domain.records import BillStatus
 from rowcol.demodata import generate_firm
 from rowcol.demodata.seed import seed_firm
@@ -49,17 +48,13 @@ async def connected(rig: SimulatorRig, url: str, tmp_path: Path) -> Services:
     return services
 
 
-async def drift_issues(services: Services) -> list[tuple[IssueStatus, Money, tuple[Rail, ...]]]:
+async def drift_issues(services: Services) -> list[TrackedIssue]:
     for result in await services.sync.sync_business(BIZ):
         assert result.ok, result.error
     await services.hygiene.scan_businesses([BIZ])
     async with services.uow_factory() as uow:
         tracked = await uow.hygiene.list([BIZ], today=services.clock.today())
-    return [
-        (t.status, t.issue.money_at_stake, tuple(r.rail for r in t.issue.records))
-        for t in tracked
-        if t.issue.kind is HygieneKind.BANK_BALANCE_DRIFT
-    ]
+    return [t for t in tracked if t.issue.kind is HygieneKind.BANK_BALANCE_DRIFT]
 
 
 async def test_a_bill_paid_in_the_books_but_not_at_the_bank_shows_as_drift_until_it_clears(
@@ -78,8 +73,14 @@ async def test_a_bill_paid_in_the_books_but_not_at_the_bank_shows_as_drift_until
         # The bookkeeper records a check in QBO; the bank has not seen it yet.
         paid = bill.balance
         rig.qbo.pay_bill(BIZ, bill.bill_id.removeprefix("qbo-"), amount=paid.to_decimal())
-        [(status, gap, rails)] = await drift_issues(services)
-        assert (status, gap, rails) == (IssueStatus.OPEN, paid, (Rail.PLAID, Rail.QBO))
+        [drift] = await drift_issues(services)
+        assert (drift.status, drift.issue.money_at_stake) == (IssueStatus.OPEN, paid)
+        bank_side, books_side = drift.issue.records
+        assert (bank_side.rail, books_side.rail) == (Rail.PLAID, Rail.QBO)
+        # Each side names its own record: the bank's account and the books' account.
+        assert bank_side.record_id != books_side.record_id
+        assert books_side.record_id.startswith("qbo-")
+        assert "Operating Checking" in drift.issue.summary
 
         # The check clears: the bank's balance drops by as much, and the issue is fixed.
         item = rig.plaid.items[plaid.item_id_for(BIZ)]
@@ -87,6 +88,6 @@ async def test_a_bill_paid_in_the_books_but_not_at_the_bank_shows_as_drift_until
         assert account.current is not None
         lower = account.current - Decimal(paid.to_decimal())
         rig.plaid.set_balance(item.item_id, account.account_id, current=lower, available=lower)
-        [(status, _, _)] = await drift_issues(services)
-        assert status is IssueStatus.FIXED
+        [drift] = await drift_issues(services)
+        assert drift.status is IssueStatus.FIXED
         await services.aclose()

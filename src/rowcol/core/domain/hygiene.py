@@ -244,8 +244,9 @@ class HygieneRules:
 class HygieneInput:
     """Everything the rules look at for one business.
 
-    `books_balances` is the books' balance of each bank account (QBO's
-    CurrentBalance), when known; without it balance drift is not checked.
+    `bank_accounts` are the bank's accounts and the books' records of them; the books'
+    balances (QBO's CurrentBalance) are paired with the bank's accounts to check drift.
+    `books_balances`, when given, says the books' balance of each bank account outright.
     `findings` are the cross-rail findings, when they could be computed.
     """
 
@@ -260,6 +261,7 @@ class HygieneInput:
     payments: Sequence[Payment] = ()
     collection_sends: Sequence[CollectionSend] = ()
     findings: Sequence[Finding] = ()
+    bank_accounts: Sequence[BankAccount] = ()
     books_balances: Mapping[BankAccountId, Money] | None = None
 
 
@@ -738,8 +740,19 @@ def _paid_window(
 def books_balances(
     accounts: Sequence[BankAccount], bank_account_ids: Iterable[BankAccountId]
 ) -> dict[BankAccountId, Money] | None:
-    """The books' balance of each bank account the bank reports (`bank_account_ids`), by
-    pairing it with the books' record of the same account, in this order:
+    """The books' balance of each bank account the bank reports, as paired by
+    `pair_books_accounts`; None when the books give no balance at all."""
+    pairs = pair_books_accounts(accounts, bank_account_ids)
+    if pairs is None:
+        return None
+    return {i: a.books_balance for i, a in pairs.items() if a.books_balance is not None}
+
+
+def pair_books_accounts(
+    accounts: Sequence[BankAccount], bank_account_ids: Iterable[BankAccountId]
+) -> dict[BankAccountId, BankAccount] | None:
+    """The books' record of each bank account the bank reports (`bank_account_ids`), by
+    pairing it with a books account that has a balance, in this order:
 
     - the same record (books that name the account as the bank does);
     - a books account whose name holds the bank account's mask ("Checking (4321)");
@@ -787,16 +800,16 @@ def books_balances(
         candidates = [c for c in free() if c.currency == currency]
         if len(banks) == 1 and len(candidates) == 1:
             paired[banks[0].account_id] = candidates[0]
-    return {
-        bank_id: account.books_balance
-        for bank_id, account in paired.items()
-        if account.books_balance is not None
-    }
+    return paired
+
+
+def _account_words(account: BankAccount | None, account_id: str) -> str:
+    if account is None:
+        return f"account {account_id}"
+    return f"{account.name} (…{account.mask})" if account.mask else account.name
 
 
 def _balance_drift(data: HygieneInput, rules: HygieneRules) -> list[_Draft]:
-    if data.books_balances is None:
-        return []
     biz = data.business_id
     newest: dict[BankAccountId, Balance] = {}
     for balance in data.balances:
@@ -805,12 +818,27 @@ def _balance_drift(data: HygieneInput, rules: HygieneRules) -> list[_Draft]:
         seen = newest.get(balance.account_id)
         if seen is None or balance.as_of > seen.as_of:
             newest[balance.account_id] = balance
+    accounts = [a for a in data.bank_accounts if a.business_id == biz]
+    records: Mapping[BankAccountId, BankAccount] = {}
+    if data.books_balances is not None:
+        books_of: Mapping[BankAccountId, Money] = data.books_balances
+    else:
+        pairs = pair_books_accounts(accounts, newest)
+        if pairs is None:
+            return []
+        records = pairs
+        books_of = {i: a.books_balance for i, a in pairs.items() if a.books_balance is not None}
+    named = {a.account_id: a for a in accounts}
     found: list[_Draft] = []
     for account_id in sorted(newest):
         bank = newest[account_id]
-        books = data.books_balances.get(account_id)
+        books = books_of.get(account_id)
         if books is None or books.currency != bank.current.currency:
             continue
+        bank_words = _account_words(named.get(account_id), account_id)
+        ledger = records.get(account_id)
+        ledger_id = ledger.account_id if ledger is not None else account_id
+        ledger_words = _account_words(ledger, account_id)
         gap = abs(bank.current.amount_minor - books.amount_minor)
         if gap <= rules.balance_tolerance_minor:
             continue
@@ -829,7 +857,7 @@ def _balance_drift(data: HygieneInput, rules: HygieneRules) -> list[_Draft]:
                 money_at_stake=stake,
                 since=bank.as_of.date(),
                 summary=(
-                    f"The bank says account {account_id} holds {bank.current} (as of "
+                    f"The bank says {bank_words} holds {bank.current} (as of "
                     f"{bank.as_of.date()}), the books say {books}: {stake} apart."
                 ),
                 records=(
@@ -837,7 +865,7 @@ def _balance_drift(data: HygieneInput, rules: HygieneRules) -> list[_Draft]:
                         Rail.PLAID,
                         "bank_account",
                         account_id,
-                        f"bank balance of {account_id}",
+                        f"bank balance of {bank_words}",
                         bank.current,
                         bank.as_of.date(),
                         "as of",
@@ -845,8 +873,8 @@ def _balance_drift(data: HygieneInput, rules: HygieneRules) -> list[_Draft]:
                     RecordRef(
                         Rail.QBO,
                         "bank_account",
-                        account_id,
-                        f"books balance of {account_id}",
+                        ledger_id,
+                        f"books balance of {ledger_words}",
                         books,
                     ),
                 ),

@@ -22,7 +22,6 @@ from rowcol.core.domain.hygiene import (
     HygieneKind,
     IssueStatus,
     TrackedIssue,
-    books_balances,
     detect,
     finding_kind_of,
     mark_fixed,
@@ -390,8 +389,6 @@ async def _load(
     business = await uow.businesses.get(business_id)
     if business is None:
         raise NotFound(f"business {business_id} not found")
-    balances = await uow.balances.latest(business_id)
-    accounts = await uow.bank_accounts.list(business_id)
     return HygieneInput(
         business_id=business_id,
         currency=business.currency,
@@ -399,10 +396,10 @@ async def _load(
         bills=await uow.bills.list(business_id),
         invoices=await uow.invoices.list(business_id),
         bank_transactions=await uow.bank_transactions.list(business_id),
-        balances=balances,
+        balances=await uow.balances.latest(business_id),
         connections=await uow.connections.list(business_id),
         payments=await uow.payments.list(business_id),
         collection_sends=await uow.collections.list_sends(business_id),
         findings=findings,
-        books_balances=books_balances(accounts, (b.account_id for b in balances)),
+        bank_accounts=await uow.bank_accounts.list(business_id),
     )
