@@ -861,3 +861,54 @@ def test_a_ramp_bill_maps_to_a_rowcol_bill() -> None:
     )
     assert bill.status is BillStatus.PAID
     assert bill.external_ref == "ramp:0d3e2c1b-1111-4a4a-8b8b-123456789abc"
+
+
+async def test_a_subscription_is_ended_and_ending_it_again_is_harmless(env: Env) -> None:
+    rail = env.rail()
+    webhook_id, _ = await rail.subscribe_webhooks(biz(env), "http://127.0.0.1:9/x", ["bills.paid"])
+    business = env.state.business_for(biz(env))
+    assert webhook_id in business.webhooks
+
+    await rail.unsubscribe(biz(env), webhook_id)
+    assert webhook_id not in business.webhooks
+    await rail.unsubscribe(biz(env), webhook_id)  # gone already: nothing to do
+    with pytest.raises(Rejected):
+        await rail.unsubscribe(biz(env), "../../vendors")
+
+
+async def test_subscribing_again_keeps_one_subscription_and_a_new_url_replaces_it(
+    env: Env,
+) -> None:
+    from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
+    from rowcol.core.services.webhooks import WebhookSubscriptions
+
+    uow = MemoryUnitOfWorkFactory()
+    subscriptions = WebhookSubscriptions(uow, env.clock, env.store, {Rail.RAMP: env.rail()})
+    business = env.state.business_for(biz(env))
+
+    first = await subscriptions.subscribe(biz(env), Rail.RAMP, "https://rowcol.example/a")
+    again = await subscriptions.subscribe(biz(env), Rail.RAMP, "https://rowcol.example/a")
+    assert (first.new, again.new, again.subscription_id) == (True, False, first.subscription_id)
+    assert list(business.webhooks) == [first.subscription_id]
+
+    moved = await subscriptions.subscribe(biz(env), Rail.RAMP, "https://rowcol.example/b")
+    assert (moved.new, moved.replaced, moved.old_ended) == (True, first.subscription_id, True)
+    assert list(business.webhooks) == [moved.subscription_id]
+    kept = await env.store.load(biz(env), Rail.RAMP)
+    assert kept is not None and kept["webhook_id"] == moved.subscription_id
+    assert kept["webhook_url"] == "https://rowcol.example/b"
+
+    # Ramp will not end the old one now: the new one stands, and the answer says so.
+    env.plan.add(FaultKind.SERVER_ERROR, method="DELETE", path="/developer/v1/webhooks/", times=50)
+    last = await subscriptions.subscribe(biz(env), Rail.RAMP, "https://rowcol.example/c")
+    assert (last.replaced, last.old_ended) == (moved.subscription_id, False)
+    assert set(business.webhooks) == {moved.subscription_id, last.subscription_id}
+    kept = await env.store.load(biz(env), Rail.RAMP)
+    assert kept is not None and kept["webhook_id"] == last.subscription_id
+    async with uow() as unit:
+        audited = [e for e in await unit.audit.events() if e.action == "rail.webhooks_subscribed"]
+    assert [e.before for e in audited] == [
+        None,
+        {"subscription": first.subscription_id},
+        {"subscription": moved.subscription_id},
+    ]

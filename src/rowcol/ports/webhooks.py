@@ -60,3 +60,7 @@ class WebhookSubscriber(Protocol):
     async def answer_handshake(
         self, business_id: BusinessId, subscription_id: str, challenge: str
     ) -> None: ...
+
+    async def unsubscribe(self, business_id: BusinessId, subscription_id: str) -> None:
+        """Ends a subscription; one the rail no longer has is already ended."""
+        ...

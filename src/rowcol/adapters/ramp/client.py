@@ -423,6 +423,19 @@ class RampPaymentRail(PaymentRail, WebhookSubscriber):
     ) -> None:
         await self.confirm_webhook(business_id, subscription_id, challenge)
 
+    async def unsubscribe(self, business_id: BusinessId, subscription_id: str) -> None:
+        if not _RAMP_ID.match(subscription_id):
+            raise Rejected(f"{subscription_id!r} is not a Ramp webhook id")
+        response = await self._call(
+            business_id,
+            "DELETE",
+            f"{WEBHOOKS}/{subscription_id}",
+            idempotent=True,
+            name="delete webhook",
+        )
+        if response.status_code not in (200, 204, 404):
+            raise self._refusal(response, "delete webhook")
+
     async def confirm_webhook(
         self, business_id: BusinessId, webhook_id: str, challenge: str
     ) -> None:

@@ -20,6 +20,7 @@ from rowcol.core.domain.tenancy import SYSTEM_ACTOR
 from rowcol.core.services.scope import record
 from rowcol.ports.clock import Clock
 from rowcol.ports.credentials import CredentialStore
+from rowcol.ports.errors import PortError
 from rowcol.ports.repository import UnitOfWorkFactory
 from rowcol.ports.webhooks import WebhookEvent, WebhookSubscriber, WebhookVerifier
 
@@ -128,6 +129,17 @@ def _stored(event: WebhookEvent, now: datetime) -> StoredWebhook:
 HANDSHAKE_EVENT = "webhooks.verification"
 
 
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    subscription_id: str
+    new: bool
+    """False: the URL was subscribed already and nothing changed."""
+    replaced: str | None = None
+    """The subscription this one replaced (another URL)."""
+    old_ended: bool = False
+    """Whether the replaced subscription was ended at the rail."""
+
+
 class WebhookSubscriptions:
     """Subscribes a business's webhooks on rails that subscribe per business (Ramp), and
     answers their handshake when the first event, the challenge, arrives."""
@@ -148,13 +160,20 @@ class WebhookSubscriptions:
     def rails(self) -> list[Rail]:
         return sorted(self._subscribers)
 
-    async def subscribe(self, business_id: BusinessId, rail: Rail, endpoint_url: str) -> str:
+    async def subscribe(self, business_id: BusinessId, rail: Rail, endpoint_url: str) -> Subscribed:
         """Subscribes `endpoint_url`; the signing secret is kept with the business's
-        credentials, where the rail's webhook verifier finds it. Answers the id."""
+        credentials, where the rail's webhook verifier finds it.
+
+        Subscribing the URL already subscribed changes nothing. Another URL replaces the
+        subscription: the new one is kept first, then the old one is ended, so no event
+        is signed with a secret RowCol no longer holds."""
         subscriber = self._subscriber(rail)
         secrets = await self._credentials.load(business_id, rail)
         if secrets is None:
             raise NotFound(f"business {business_id} has no {rail.value} credentials")
+        old = secrets.get("webhook_id")
+        if old and secrets.get("webhook_url") == endpoint_url:
+            return Subscribed(old, new=False)
         subscription = await subscriber.subscribe(business_id, endpoint_url)
         await self._credentials.save(
             business_id,
@@ -163,8 +182,18 @@ class WebhookSubscriptions:
                 **secrets,
                 "webhook_id": subscription.subscription_id,
                 "webhook_secret": subscription.secret,
+                "webhook_url": endpoint_url,
             },
         )
+        ended: str | None = None
+        if old and old != subscription.subscription_id:
+            try:
+                await subscriber.unsubscribe(business_id, old)
+                ended = old
+            except PortError:
+                # The new subscription stands; the audit names the old one as not ended,
+                # for an operator to end (its events no longer verify, so none is acted on).
+                ended = None
         async with self._uow() as uow:
             await record(
                 uow,
@@ -172,10 +201,21 @@ class WebhookSubscriptions:
                 SYSTEM_ACTOR,
                 "rail.webhooks_subscribed",
                 f"connection:{business_id}/{rail.value}",
-                after={"subscription": subscription.subscription_id, "url": endpoint_url},
+                before={"subscription": old} if old else None,
+                after={
+                    "subscription": subscription.subscription_id,
+                    "url": endpoint_url,
+                    "replaced": old,
+                    "ended": ended,
+                },
             )
             await uow.commit()
-        return subscription.subscription_id
+        return Subscribed(
+            subscription.subscription_id,
+            new=True,
+            replaced=old or None,
+            old_ended=ended is not None,
+        )
 
     async def answer_handshake(self, event: StoredWebhook) -> bool:
         """Answers a handshake event; False when the event is not one."""

@@ -498,8 +498,18 @@ async def rails_subscribe(
     )
     endpoint = f"{base_url.rstrip('/')}/webhooks/{chosen.value}"
     for target in targets:
-        subscription = await services.subscriptions.subscribe(target, chosen, endpoint)
-        click.echo(f"{target}: subscribed {endpoint} ({subscription}); handshake pending")
+        done = await services.subscriptions.subscribe(target, chosen, endpoint)
+        if not done.new:
+            click.echo(f"{target}: {endpoint} is subscribed already ({done.subscription_id})")
+            continue
+        click.echo(f"{target}: subscribed {endpoint} ({done.subscription_id}); handshake pending")
+        if done.replaced and done.old_ended:
+            click.echo(f"  replaced and ended {done.replaced}")
+        elif done.replaced:
+            click.echo(
+                f"  replaced {done.replaced}, which {chosen.value} would not end now: "
+                "end it there (its events no longer verify)"
+            )
     if not targets:
         click.echo(f"no business has {chosen.value} credentials yet")
 
