@@ -4,48 +4,22 @@ and it is marked fixed when they agree again."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from rowcol.adapters.clock import SystemClock
-from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
-from rowcol.bootstrap import RailSettings, Services, Settings, build
+from rowcol.bootstrap import Services
 from rowcol.core.domain.hygiene import HygieneKind, IssueStatus, TrackedIssue
 from rowcol.core.domain.ids import BusinessId, Rail
 from rowcol.core.domain.records import BillStatus
 from rowcol.demodata import generate_firm
-from rowcol.demodata.seed import seed_firm
 from rowcol.simulators import plaid
 from rowcol.simulators.rig import SimulatorRig
 from rowcol.simulators.server import BackgroundServer
+from support import connected_to_rig
 
 FIRM = generate_firm(clients=1, seed=33, today=date(2026, 11, 2), history_months=2)
 BIZ = BusinessId(FIRM.businesses[0].business_id)
-ADVISOR = FIRM.clients[0].advisor_id
-
-
-async def connected(rig: SimulatorRig, url: str, tmp_path: Path) -> Services:
-    uow = MemoryUnitOfWorkFactory()
-    await seed_firm(uow, dataclasses.replace(FIRM, records=()))
-    settings = Settings(
-        database_url="unused",
-        data_dir=tmp_path,
-        jwt_keys={"k": "k" * 40},
-        jwt_active_kid="k",
-        rails=RailSettings.from_env(rig.environment(url)),
-    )
-    services = build(settings, clock=SystemClock(), uow_factory=uow)
-    for connection in rig.connections():
-        if connection.rail in (Rail.QBO, Rail.PLAID):
-            await services.credentials.save(
-                connection.business_id, connection.rail, connection.secrets
-            )
-            await services.sync.connect(
-                connection.business_id, connection.rail, account=connection.account
-            )
-    return services
 
 
 async def drift_issues(services: Services) -> list[TrackedIssue]:
@@ -62,7 +36,7 @@ async def test_a_bill_paid_in_the_books_but_not_at_the_bank_shows_as_drift_until
 ) -> None:
     rig = SimulatorRig(FIRM)
     with BackgroundServer(rig.hub()) as server:
-        services = await connected(rig, server.url, tmp_path)
+        services = await connected_to_rig(rig, server.url, tmp_path, rails=(Rail.QBO, Rail.PLAID))
         # Seeded alike: the books' balance of each account is the bank's.
         assert await drift_issues(services) == []
         async with services.uow_factory() as uow:

@@ -5,47 +5,24 @@ once each and none is lost."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from rowcol.adapters.clock import SystemClock
-from rowcol.adapters.memory.repository import MemoryUnitOfWorkFactory
-from rowcol.bootstrap import RailSettings, Services, Settings, build
+from rowcol.bootstrap import Services, build
 from rowcol.core.domain.ids import BusinessId, Rail
 from rowcol.core.domain.money import Money
 from rowcol.core.domain.records import Payout, PayoutStatus
 from rowcol.demodata import generate_firm
-from rowcol.demodata.generator import DemoFirm
-from rowcol.demodata.seed import seed_firm
 from rowcol.entrypoints.http.app import create_app
 from rowcol.simulators import plaid, qbo, ramp, stripe
 from rowcol.simulators.faults import FaultKind
 from rowcol.simulators.rig import SimulatorRig
 from rowcol.simulators.server import BackgroundServer
+from support import connected_to_rig
 
 FIRM = generate_firm(clients=2, seed=21, today=date(2026, 11, 2), history_months=2)
-
-
-async def connected(rig: SimulatorRig, url: str, tmp_path: Path) -> Services:
-    uow = MemoryUnitOfWorkFactory()
-    firm: DemoFirm = dataclasses.replace(FIRM, records=())
-    await seed_firm(uow, firm)
-    settings = Settings(
-        database_url="unused",
-        data_dir=tmp_path,
-        jwt_keys={"k": "k" * 40},
-        jwt_active_kid="k",
-        rails=RailSettings.from_env(rig.environment(url)),
-    )
-    services = build(settings, clock=SystemClock(), uow_factory=uow)
-    for connection in rig.connections():
-        await services.credentials.save(connection.business_id, connection.rail, connection.secrets)
-        await services.sync.connect(
-            connection.business_id, connection.rail, account=connection.account
-        )
-    return services
 
 
 async def stored(services: Services) -> dict[str, Any]:
@@ -84,7 +61,7 @@ async def sync_everything(services: Services) -> None:
 async def test_a_sync_through_every_fault_stores_what_a_clean_sync_stores(tmp_path: Path) -> None:
     clean_rig = SimulatorRig(FIRM)
     with BackgroundServer(clean_rig.hub()) as server:
-        clean = await connected(clean_rig, server.url, tmp_path / "clean")
+        clean = await connected_to_rig(clean_rig, server.url, tmp_path / "clean")
         await sync_everything(clean)
         expected = await stored(clean)
         await clean.aclose()
@@ -102,7 +79,7 @@ async def test_a_sync_through_every_fault_stores_what_a_clean_sync_stores(tmp_pa
         rig.plan.add(kind, path="/v1/payouts", times=1, latency_ms=50, retry_after=0)
     rig.plan.add(FaultKind.EXPIRED_TOKEN, path="/v3/company/.*/query", times=1)
     with BackgroundServer(rig.hub()) as server:
-        faulty = await connected(rig, server.url, tmp_path / "faulty")
+        faulty = await connected_to_rig(rig, server.url, tmp_path / "faulty")
         for _ in range(3):  # the retry budget may run out on a run of faults; sync resumes
             results = [
                 r for b in FIRM.businesses for r in await faulty.sync.sync_business(b.business_id)
@@ -120,7 +97,7 @@ async def test_webhooks_delivered_twice_and_out_of_order_are_stored_once_and_non
 ) -> None:
     rig = SimulatorRig(FIRM)
     with BackgroundServer(rig.hub()) as simulators:
-        services = await connected(rig, simulators.url, tmp_path)
+        services = await connected_to_rig(rig, simulators.url, tmp_path)
         await sync_everything(services)
         for business in FIRM.businesses:
             biz = business.business_id

@@ -600,6 +600,15 @@ def _received(
     return _Received(got, whole, (issued - window, last))
 
 
+def _all_received(
+    records: Iterable[tuple[Money, Money, bool, date | None, date, date | None]],
+    rules: HygieneRules,
+) -> list[_Received]:
+    """What each bill or invoice received, from (amount, balance, settled, paid, issued,
+    due); those that received nothing are left out."""
+    return [r for record in records if (r := _received(*record, rules)) is not None]
+
+
 def _explained(
     lines: Sequence[tuple[BankTransaction, Money]], received: Sequence[_Received]
 ) -> set[BankTransactionId]:
@@ -642,40 +651,36 @@ def _unmatched_bank_transactions(
     rules: HygieneRules,
 ) -> list[_Draft]:
     biz = data.business_id
-    paid_bills = [
-        r
-        for bill in bills
-        if bill.status is not BillStatus.VOID
-        and (
-            r := _received(
-                bill.amount,
-                bill.balance,
-                bill.status is BillStatus.PAID,
-                bill.paid_date,
-                bill.issue_date,
-                bill.due_date,
-                rules,
+    paid_bills = _all_received(
+        (
+            (
+                b.amount,
+                b.balance,
+                b.status is BillStatus.PAID,
+                b.paid_date,
+                b.issue_date,
+                b.due_date,
             )
-        )
-        is not None
-    ]
-    paid_invoices = [
-        r
-        for invoice in invoices
-        if invoice.status is not InvoiceStatus.VOID
-        and (
-            r := _received(
-                invoice.amount,
-                invoice.balance,
-                stop_reason(invoice) is StopReason.PAID,
-                invoice.paid_date,
-                invoice.issue_date,
-                invoice.due_date,
-                rules,
+            for b in bills
+            if b.status is not BillStatus.VOID
+        ),
+        rules,
+    )
+    paid_invoices = _all_received(
+        (
+            (
+                i.amount,
+                i.balance,
+                stop_reason(i) is StopReason.PAID,
+                i.paid_date,
+                i.issue_date,
+                i.due_date,
             )
-        )
-        is not None
-    ]
+            for i in invoices
+            if i.status is not InvoiceStatus.VOID
+        ),
+        rules,
+    )
     proven = {p.bank_transaction_id for p in data.payments if p.bank_transaction_id is not None}
 
     oldest = today - timedelta(days=rules.bank_lookback_days)
