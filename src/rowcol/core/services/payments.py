@@ -106,6 +106,14 @@ class PayableBill:
 
 
 @dataclass(frozen=True, slots=True)
+class Payables:
+    """The cash position and the open bills measured against it, read together."""
+
+    position: Position
+    bills: list[PayableBill]
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentView:
     payment: Payment
     custody: tuple[AuditEvent, ...]
@@ -204,6 +212,12 @@ class PaymentService:
         self, actor: Actor, advisor_id: AdvisorId, business_id: BusinessId
     ) -> list[PayableBill]:
         """Open bills, soonest due first, with what paying each does to runway and buffer."""
+        return (await self.payables(actor, advisor_id, business_id)).bills
+
+    async def payables(
+        self, actor: Actor, advisor_id: AdvisorId, business_id: BusinessId
+    ) -> Payables:
+        """The position and the payable bills measured against it, in one read."""
         async with self._uow() as uow:
             scoped = await client_for(uow, actor, advisor_id, business_id)
             position = await self._position(uow, scoped.business)
@@ -223,7 +237,7 @@ class PaymentService:
                     impact=_impact(position, bill.balance),
                 )
             )
-        return out
+        return Payables(position, out)
 
     async def payments(
         self,

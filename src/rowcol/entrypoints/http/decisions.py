@@ -176,8 +176,8 @@ async def _render(
     status: int = 200,
 ) -> Template:
     advisor, business = AdvisorId(advisor_id), BusinessId(client_id)
-    position = await services.payments.position(actor, advisor, business)
-    payable = await services.payments.payable_bills(actor, advisor, business)
+    payables = await services.payments.payables(actor, advisor, business)
+    position, payable = payables.position, payables.bills
     features = await services.features.features_for(actor, advisor)
     schedule: Schedule | None = None
     schedule_note = None
