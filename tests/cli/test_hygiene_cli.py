@@ -31,8 +31,10 @@ def test_the_demo_is_scanned_after_its_sync_and_issues_list_worst_first(tmp_path
     assert "Hygiene: " in seeded.output
     db = sqlite3.connect(tmp_path / "rowcol.db")
     kinds = {k for (k,) in db.execute("select distinct kind from hygiene_issues")}
-    # The generator's near-duplicate bills and vendors missing payment details show up.
+    # The generator's near-duplicate bills and vendors missing payment details show up,
+    # and the demo's check written in the books that the bank has not seen yet.
     assert {"duplicate_bill", "vendor_without_payment_details"} & kinds
+    assert "bank_balance_drift" in kinds
     stored = db.execute("select count(*) from hygiene_issues").fetchone()[0]
 
     scan = runner.invoke(cli, ["hygiene", "scan"], env=env, catch_exceptions=False)

@@ -863,7 +863,9 @@ def _balance_drift(data: HygieneInput, rules: HygieneRules) -> list[_Draft]:
                 since=bank.as_of.date(),
                 summary=(
                     f"The bank says {bank_words} holds {bank.current} (as of "
-                    f"{bank.as_of.date()}), the books say {books}: {stake} apart."
+                    f"{bank.as_of.date()}), the books say {books}: {stake} apart. Something "
+                    "is on one side only: a check not yet cleared, a deposit or fee not "
+                    "recorded in the books."
                 ),
                 records=(
                     RecordRef(

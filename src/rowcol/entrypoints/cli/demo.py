@@ -14,6 +14,7 @@ from rowcol.core.domain.errors import Conflict
 from rowcol.core.domain.guardrail import BufferRule
 from rowcol.core.domain.ids import AdvisorId, BillId, BusinessId, Rail
 from rowcol.core.domain.money import Money
+from rowcol.core.domain.records import BillStatus
 from rowcol.core.domain.scenarios import CustomerPaysLate
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Role
 from rowcol.core.services.scope import record
@@ -88,6 +89,8 @@ async def seed_demo(settings: Settings, rig: SimulatorRig, rowcol_url: str) -> S
         click.echo(f"Hygiene: {sum(r.detected for r in scans)} issue(s) across the clients")
         scene = await _tight_client(services, firm)
         planning = await _planning_scene(services, firm, scene)
+        shown = {s.business_id for s in (scene, planning) if s is not None}
+        await _uncleared_check(services, rig, firm, avoid=shown)
         return Seeded(await _tokens(services, firm), scene, planning)
     finally:
         await services.aclose()
@@ -160,6 +163,33 @@ async def payment_scene(services: Services, firm: DemoFirm) -> PaymentScene | No
                 services.clock.today(),
             )
     return None
+
+
+async def _uncleared_check(
+    services: Services, rig: SimulatorRig, firm: DemoFirm, *, avoid: set[BusinessId]
+) -> None:
+    """One client's bookkeeper has paid a bill by check in QBO that the bank has not seen
+    yet, so the hygiene tray shows the bank and the books apart. Not a client the other
+    scenes show: their bills stay as they are."""
+    others = [b.business_id for b in firm.businesses if b.business_id not in avoid]
+    if not others:
+        return
+    business_id = others[-1]
+    async with services.uow_factory() as uow:
+        bills = [
+            b
+            for b in await uow.bills.list(business_id)
+            if b.status is BillStatus.OPEN and b.balance.amount_minor > 0
+        ]
+    ledger_ids = sorted(b.bill_id for b in bills if b.bill_id.startswith("qbo-"))
+    if not ledger_ids:
+        return
+    bill = next(b for b in bills if b.bill_id == ledger_ids[0])
+    rig.qbo.pay_bill(
+        business_id, bill.bill_id.removeprefix("qbo-"), amount=bill.balance.to_decimal()
+    )
+    await services.sync.sync_business(business_id, rails=(Rail.QBO,))
+    await services.hygiene.scan_businesses([business_id])
 
 
 async def _tight_client(services: Services, firm: DemoFirm) -> PaymentScene | None:
