@@ -168,13 +168,18 @@ async def payment_scene(services: Services, firm: DemoFirm) -> PaymentScene | No
 async def _uncleared_check(
     services: Services, rig: SimulatorRig, firm: DemoFirm, *, avoid: set[BusinessId]
 ) -> None:
-    """One client's bookkeeper has paid a bill by check in QBO that the bank has not seen
-    yet, so the hygiene tray shows the bank and the books apart. Not a client the other
-    scenes show: their bills stay as they are."""
-    others = [b.business_id for b in firm.businesses if b.business_id not in avoid]
+    """One of the lead advisor's clients has a bill paid by check in QBO that the bank has
+    not seen yet, so the hygiene tray the demo users open shows the bank and the books
+    apart. Not a client the other scenes show: their bills stay as they are."""
+    lead = firm.advisors[0].advisor_id
+    free = [c for c in firm.clients if c.business_id not in avoid]
+    # The lead advisor's clients first; any other client when the scenes took them all.
+    others = [c.business_id for c in free if c.advisor_id == lead] + [
+        c.business_id for c in free if c.advisor_id != lead
+    ]
     if not others:
         return
-    business_id = others[-1]
+    business_id = others[0]
     async with services.uow_factory() as uow:
         bills = [
             b
