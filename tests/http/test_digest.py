@@ -4,12 +4,15 @@ the forecast only on the smart plan, and nothing of another advisor's clients.""
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 from pathlib import Path
 
 from litestar.testing import AsyncTestClient
 
 from rowcol.adapters.clock import ManualClock
-from rowcol.core.domain.ids import AdvisorId
+from rowcol.core.domain.ids import AdvisorId, BankAccountId, BusinessId
+from rowcol.core.domain.money import Money
+from rowcol.core.domain.records import Balance
 from rowcol.core.domain.tenancy import SYSTEM_ACTOR, Role, RunwayTier
 from rowcol.demodata import generate_firm
 from rowcol.demodata.seed import seed_firm
@@ -39,6 +42,22 @@ async def test_the_digest_is_json_for_programs_and_a_page_for_people(tmp_path: P
         assert body["receivables"]["total"]["amount_minor"] == sum(
             b["amount"]["amount_minor"] for b in body["receivables"]["buckets"]
         )
+        # A month-old balance in another currency is not the cash shown, nor its age.
+        async with services.uow_factory() as uow:
+            await uow.balances.add(
+                [
+                    Balance(
+                        BankAccountId("acct-eur"),
+                        BusinessId(biz),
+                        Money(1_00, "EUR"),
+                        None,
+                        NOW - timedelta(days=30),
+                    )
+                ]
+            )
+            await uow.commit()
+        again = (await client.get(url, headers=headers)).json()
+        assert (again["cash"], again["cash_as_of"]) == (body["cash"], body["cash_as_of"])
         page = await client.get(url, headers={**headers, **HTML})
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         text = page.text

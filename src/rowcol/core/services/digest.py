@@ -126,7 +126,12 @@ class DigestService:
         async with self._uow() as uow:
             scoped = await client_for(uow, actor, advisor_id, business_id)
             data = await forecast_input(uow, self._clock, scoped.business)
-            balances = await uow.balances.latest(business_id)
+            # The cash is counted in the business's currency; so is its age.
+            balances = [
+                b
+                for b in await uow.balances.latest(business_id)
+                if b.current.currency == data.currency
+            ]
             latest = await uow.forecasts.latest(business_id)
             history = await uow.forecasts.list(business_id, since=now - timedelta(days=TREND_DAYS))
             scenarios = await uow.scenarios.list(business_id)
