@@ -30,6 +30,7 @@ from rowcol.core.domain.records import BankTransaction, Bill, Payout, PayoutStat
 from rowcol.core.domain.tenancy import Actor, Advisor, Business, Client, Role
 from rowcol.core.services.crossrail import CrossRailService
 from rowcol.core.services.hygiene import HygieneService
+from rowcol.core.services.portfolio import PortfolioService
 
 ADV = AdvisorId("adv-1")
 OTHER_ADV = AdvisorId("adv-2")
@@ -55,6 +56,16 @@ def open_bill(bill_id: str = "b-1", due: date | None = None) -> Bill:
         date(2026, 11, 2),
         due,
     )
+
+
+async def console_counts(
+    uow_factory: MemoryUnitOfWorkFactory, clock: ManualClock
+) -> dict[str, dict[str, int]]:
+    """Open issues by severity per client, as the portfolio console shows them."""
+    console = await PortfolioService(uow_factory, clock).console(BOOKKEEPER, ADV)
+    return {
+        a.facts.business_id: dict(a.facts.hygiene) for a in console.page.rows if a.facts.hygiene
+    }
 
 
 async def setup() -> tuple[MemoryUnitOfWorkFactory, ManualClock]:
@@ -141,11 +152,11 @@ async def test_a_snoozed_issue_comes_back_when_its_snooze_ends() -> None:
     snoozed = await hygiene.snooze(BOOKKEEPER, ADV, BIZ, NO_DUE_KEY, "after month end", until)
     assert snoozed.status is IssueStatus.SNOOZED
     assert await hygiene.tray(BOOKKEEPER, ADV) == []
-    assert await hygiene.counts(BOOKKEEPER, ADV) == {}
+    assert await console_counts(uow_factory, clock) == {}
     clock.advance(timedelta(days=3))
     [back] = await hygiene.tray(BOOKKEEPER, ADV)
     assert back.status is IssueStatus.OPEN
-    assert await hygiene.counts(BOOKKEEPER, ADV) == {BIZ: {"low": 1}}
+    assert await console_counts(uow_factory, clock) == {BIZ: {"low": 1}}
 
 
 async def test_the_tray_spans_clients_and_filters_by_client_and_kind() -> None:
@@ -175,7 +186,7 @@ async def test_the_tray_spans_clients_and_filters_by_client_and_kind() -> None:
     assert [i.issue.kind for i in only] == [HygieneKind.SYNC_FAILING]
     kind = await hygiene.tray(BOOKKEEPER, ADV, kind="bill_without_due_date")
     assert [i.issue.business_id for i in kind] == [BIZ]
-    assert await hygiene.counts(BOOKKEEPER, ADV) == {
+    assert await console_counts(uow_factory, clock) == {
         BIZ: {"low": 1},
         BIZ2: {"critical": 1},
     }

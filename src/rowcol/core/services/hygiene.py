@@ -275,16 +275,6 @@ class HygieneService:
             )
         return [TrayItem(t, names[t.business_id], t.status_on(today)) for t in found]
 
-    async def counts(self, actor: Actor, advisor_id: AdvisorId) -> dict[BusinessId, dict[str, int]]:
-        """Open issues by severity for every client of the advisor (zero-issue clients
-        are left out), in one query."""
-        async with self._uow() as uow:
-            advisor = await advisor_for(uow, actor, advisor_id)
-            clients = await uow.clients.list_for_advisor(advisor.advisor_id)
-            return await uow.hygiene.open_counts(
-                [c.business_id for c, _ in clients], today=self._clock.today()
-            )
-
     # -- what people do about an issue ----------------------------------------------------
 
     async def resolve(
