@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -629,11 +630,13 @@ def _explained(
     )
     if not left:
         return explained
+    days = [txn.posted_on for txn, _ in left]
     for r in sorted(received, key=lambda r: (r.parts, r.amount.amount_minor)):
         first, last = r.parts
         inside: dict[int, BankTransaction] = {}
-        for txn, amount in left:
-            if txn.transaction_id in explained or not first <= txn.posted_on <= last:
+        # Only the lines posted in its span (`left` is in date order).
+        for txn, amount in left[bisect_left(days, first) : bisect_right(days, last)]:
+            if txn.transaction_id in explained:
                 continue
             other = inside.get(r.amount.amount_minor - amount.amount_minor)
             if other is not None:

@@ -193,7 +193,7 @@ class WebhookSubscriptions:
             except PortError:
                 # The new subscription stands; the audit names the old one as not ended,
                 # for an operator to end (its events no longer verify, so none is acted on).
-                ended = None
+                pass
         async with self._uow() as uow:
             await record(
                 uow,
